@@ -1,0 +1,361 @@
+//! Recipient addresses: syntax, length limits, IDN and the comparison key.
+//!
+//! A recipient address is what an MTA sees in `RCPT TO`, not a display string: `local@domain`
+//! with a dot-atom local part (or a local part that is entirely one quoted string), a domain of
+//! at least two labels, and no IP literal. Domains are stored lower-case as A-labels; the local
+//! part keeps its spelling but compares case-insensitively, as Exchange and AD do.
+
+use std::fmt;
+
+/// The RFC 5321 limit on a local part, in bytes.
+pub const MAX_LOCAL_BYTES: usize = 64;
+/// The RFC 5321 limit on a whole forward path, less the angle brackets, in bytes.
+pub const MAX_ADDRESS_BYTES: usize = 254;
+/// The DNS limit on one label, in bytes.
+pub const MAX_LABEL_BYTES: usize = 63;
+
+/// A valid, normalised recipient address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Address {
+    /// The stored form: the local part as first spelled, `@`, the lower-case A-label domain.
+    pub address: String,
+    /// The comparison key: the stored form with the local part lower-cased.
+    pub key: String,
+    /// Whether the local part holds non-ASCII characters (allowed by SMTPUTF8, but worth a
+    /// warning because many servers refuse them).
+    pub non_ascii_local: bool,
+}
+
+impl Address {
+    /// The domain part of the stored form.
+    pub fn domain(&self) -> &str {
+        domain_of(&self.address)
+    }
+}
+
+/// The domain of an already normalised address (everything after the last `@`).
+pub fn domain_of(address: &str) -> &str {
+    address.rfind('@').map_or("", |at| &address[at + 1..])
+}
+
+/// Why a string is not a valid recipient address. Each variant's message tells the
+/// administrator what to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressError {
+    /// Nothing at all: ``.
+    Empty,
+    /// No `@`: `john.example.com`.
+    MissingAt,
+    /// Nothing before the `@`: `@example.com`.
+    EmptyLocalPart,
+    /// Nothing after the `@`: `john@`.
+    EmptyDomain,
+    /// A local part over 64 bytes.
+    LocalPartTooLong(usize),
+    /// An address over 254 bytes.
+    TooLong(usize),
+    /// A dot at the start or end of the local part, or two dots in a row: `john..smith@example.com`.
+    LocalPartDots,
+    /// A character not allowed in an unquoted local part: `john smith@example.com`.
+    LocalPartCharacter(char),
+    /// A quoted local part that is not one complete quoted string: `"john"smith@example.com`.
+    BadQuotedLocalPart,
+    /// `john@[192.0.2.1]`: gateways route by domain, not by IP literal.
+    IpLiteral,
+    /// `john@localhost`: a single-label domain.
+    SingleLabelDomain,
+    /// `john@example..com` or a trailing dot.
+    EmptyLabel,
+    /// A DNS label over 63 bytes.
+    LabelTooLong(usize),
+    /// `john@-example.com`.
+    LabelHyphen,
+    /// `john@exa_mple.com`.
+    DomainCharacter(char),
+    /// `john@example.123`.
+    NumericTopLevel,
+    /// An internationalised domain that IDNA rejects.
+    Idna,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressError::Empty => f.write_str("the address is empty"),
+            AddressError::MissingAt => f.write_str("there is no `@` between the user and the domain"),
+            AddressError::EmptyLocalPart => f.write_str("there is nothing before the `@`"),
+            AddressError::EmptyDomain => f.write_str("there is no domain after the `@`"),
+            AddressError::LocalPartTooLong(n) => {
+                write!(f, "the part before `@` is {n} bytes long; the limit is {MAX_LOCAL_BYTES}")
+            }
+            AddressError::TooLong(n) => {
+                write!(f, "the address is {n} bytes long; the limit is {MAX_ADDRESS_BYTES}")
+            }
+            AddressError::LocalPartDots => {
+                f.write_str("the part before `@` starts or ends with a dot, or has two dots in a row")
+            }
+            AddressError::LocalPartCharacter('@') => f.write_str("the address has more than one `@`"),
+            AddressError::LocalPartCharacter(c) => {
+                write!(f, "{} is not allowed before the `@` unless that whole part is quoted", describe(*c))
+            }
+            AddressError::BadQuotedLocalPart => f.write_str(
+                "a quoted part before the `@` must be one complete quoted string, such as \"john smith\"@example.com",
+            ),
+            AddressError::IpLiteral => {
+                f.write_str("IP-address domains such as [192.0.2.1] are not accepted; use a domain name")
+            }
+            AddressError::SingleLabelDomain => f.write_str("the domain needs at least two labels, such as example.com"),
+            AddressError::EmptyLabel => {
+                f.write_str("the domain has an empty label (two dots in a row, or a dot at an end)")
+            }
+            AddressError::LabelTooLong(n) => {
+                write!(f, "a domain label is {n} bytes long; the limit is {MAX_LABEL_BYTES}")
+            }
+            AddressError::LabelHyphen => f.write_str("a domain label starts or ends with a hyphen"),
+            AddressError::DomainCharacter(c) => {
+                write!(f, "{} is not allowed in a domain name", describe(*c))
+            }
+            AddressError::NumericTopLevel => f.write_str("the top-level domain is all digits"),
+            AddressError::Idna => f.write_str("the internationalised domain name is not valid IDNA"),
+        }
+    }
+}
+
+fn describe(c: char) -> String {
+    match c {
+        ' ' => "a space".to_owned(),
+        '\t' => "a tab".to_owned(),
+        c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+        c => format!("`{c}`"),
+    }
+}
+
+/// `atext` of RFC 5322, for ASCII.
+fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+}
+
+/// Parses and normalises one address. The input must already be trimmed.
+pub fn parse_address(raw: &str) -> Result<Address, AddressError> {
+    if raw.is_empty() {
+        return Err(AddressError::Empty);
+    }
+    let (local, domain) = split_at_sign(raw)?;
+    let non_ascii_local = check_local_part(local)?;
+    let domain = normalise_domain(domain)?;
+    let mut address = String::with_capacity(local.len() + 1 + domain.len());
+    address.push_str(local);
+    address.push('@');
+    address.push_str(&domain);
+    if address.len() > MAX_ADDRESS_BYTES {
+        return Err(AddressError::TooLong(address.len()));
+    }
+    let key = comparison_key(&address, local.len());
+    Ok(Address { address, key, non_ascii_local })
+}
+
+/// The case-insensitive key of a normalised address: the local part lower-cased (the domain is
+/// already lower-case).
+pub fn key_of(address: &str) -> String {
+    let local_len = address.rfind('@').unwrap_or(address.len());
+    comparison_key(address, local_len)
+}
+
+fn comparison_key(address: &str, local_len: usize) -> String {
+    let (local, rest) = address.split_at(local_len);
+    if local.is_ascii() {
+        address.to_ascii_lowercase()
+    } else {
+        let mut key = local.to_lowercase();
+        key.push_str(rest);
+        key
+    }
+}
+
+fn split_at_sign(raw: &str) -> Result<(&str, &str), AddressError> {
+    let bytes = raw.as_bytes();
+    if bytes[0] == b'"' {
+        // A quoted local part may itself contain `@`; it ends at the first unescaped quote.
+        let mut i = 1;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' => i += 2,
+                b'"' => break,
+                _ => i += 1,
+            }
+        }
+        if i >= bytes.len() {
+            return Err(AddressError::BadQuotedLocalPart);
+        }
+        return match bytes.get(i + 1) {
+            Some(b'@') => Ok((&raw[..=i], &raw[i + 2..])),
+            None => Err(AddressError::MissingAt),
+            Some(_) => Err(AddressError::BadQuotedLocalPart),
+        };
+    }
+    let at = memchr::memrchr(b'@', bytes).ok_or(AddressError::MissingAt)?;
+    Ok((&raw[..at], &raw[at + 1..]))
+}
+
+/// Checks the local part and reports whether it holds non-ASCII characters.
+fn check_local_part(local: &str) -> Result<bool, AddressError> {
+    if local.is_empty() {
+        return Err(AddressError::EmptyLocalPart);
+    }
+    if local.len() > MAX_LOCAL_BYTES {
+        return Err(AddressError::LocalPartTooLong(local.len()));
+    }
+    let bytes = local.as_bytes();
+    if bytes[0] == b'"' {
+        return check_quoted_local_part(local);
+    }
+    if bytes[0] == b'.' || bytes[bytes.len() - 1] == b'.' || memchr::memmem::find(bytes, b"..").is_some() {
+        return Err(AddressError::LocalPartDots);
+    }
+    let mut non_ascii = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x80 {
+            non_ascii = true;
+        } else if !(is_atext(b) || b == b'.') {
+            let c = local[i..].chars().next().unwrap_or('?');
+            return Err(AddressError::LocalPartCharacter(c));
+        }
+    }
+    if non_ascii {
+        // SMTPUTF8 permits UTF-8 in the local part, but never control or space characters.
+        if let Some(c) = local.chars().find(|c| c.is_control() || c.is_whitespace()) {
+            return Err(AddressError::LocalPartCharacter(c));
+        }
+    }
+    Ok(non_ascii)
+}
+
+fn check_quoted_local_part(local: &str) -> Result<bool, AddressError> {
+    let inner = local.strip_prefix('"').and_then(|s| s.strip_suffix('"')).ok_or(AddressError::BadQuotedLocalPart)?;
+    let mut chars = inner.chars();
+    let mut non_ascii = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(escaped) if escaped == ' ' || escaped == '\t' || (' '..='~').contains(&escaped) => {}
+                _ => return Err(AddressError::BadQuotedLocalPart),
+            },
+            '"' => return Err(AddressError::BadQuotedLocalPart),
+            c if c.is_control() => return Err(AddressError::LocalPartCharacter(c)),
+            c => non_ascii |= !c.is_ascii(),
+        }
+    }
+    Ok(non_ascii)
+}
+
+/// Lower-cases the domain, converts it to A-labels, and checks every label.
+pub fn normalise_domain(domain: &str) -> Result<String, AddressError> {
+    if domain.is_empty() {
+        return Err(AddressError::EmptyDomain);
+    }
+    if domain.starts_with('[') {
+        return Err(AddressError::IpLiteral);
+    }
+    let needs_idna = !domain.is_ascii() || contains_ace_label(domain);
+    let domain = if needs_idna {
+        if let Some(c) = domain.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return Err(AddressError::DomainCharacter(c));
+        }
+        idna::domain_to_ascii(domain).map_err(|_| AddressError::Idna)?
+    } else {
+        domain.to_ascii_lowercase()
+    };
+    check_labels(&domain)?;
+    Ok(domain)
+}
+
+fn contains_ace_label(domain: &str) -> bool {
+    domain.split('.').any(|label| label.len() >= 4 && label.as_bytes()[..4].eq_ignore_ascii_case(b"xn--"))
+}
+
+fn check_labels(domain: &str) -> Result<(), AddressError> {
+    let mut labels = 0;
+    let mut last = "";
+    for label in domain.split('.') {
+        if label.is_empty() {
+            return Err(AddressError::EmptyLabel);
+        }
+        if label.len() > MAX_LABEL_BYTES {
+            return Err(AddressError::LabelTooLong(label.len()));
+        }
+        if let Some(&b) = label.as_bytes().iter().find(|b| !(b.is_ascii_alphanumeric() || **b == b'-')) {
+            let c = if b.is_ascii() { b as char } else { '?' };
+            return Err(AddressError::DomainCharacter(c));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(AddressError::LabelHyphen);
+        }
+        labels += 1;
+        last = label;
+    }
+    if labels < 2 {
+        return Err(AddressError::SingleLabelDomain);
+    }
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AddressError::NumericTopLevel);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_and_idn() {
+        let a = parse_address("John.Smith@Bücher.Example").unwrap();
+        assert_eq!(a.address, "John.Smith@xn--bcher-kva.example");
+        assert_eq!(a.key, "john.smith@xn--bcher-kva.example");
+        assert!(!a.non_ascii_local);
+    }
+
+    #[test]
+    fn accepts_quoted_local_part_only_whole() {
+        assert!(parse_address("\"john smith\"@example.com").is_ok());
+        assert!(parse_address("\"j@x\"@example.com").is_ok());
+        assert_eq!(parse_address("\"john\"smith@example.com"), Err(AddressError::BadQuotedLocalPart));
+        assert_eq!(parse_address("john\"smith\"@example.com"), Err(AddressError::LocalPartCharacter('"')));
+    }
+
+    #[test]
+    fn rejects_each_rule() {
+        let cases = [
+            ("", AddressError::Empty),
+            ("john.example.com", AddressError::MissingAt),
+            ("@example.com", AddressError::EmptyLocalPart),
+            ("john@", AddressError::EmptyDomain),
+            (".john@example.com", AddressError::LocalPartDots),
+            ("jo..hn@example.com", AddressError::LocalPartDots),
+            ("jo hn@example.com", AddressError::LocalPartCharacter(' ')),
+            ("john@[192.0.2.1]", AddressError::IpLiteral),
+            ("john@localhost", AddressError::SingleLabelDomain),
+            ("john@example..com", AddressError::EmptyLabel),
+            ("john@example.com.", AddressError::EmptyLabel),
+            ("john@-example.com", AddressError::LabelHyphen),
+            ("john@exa_mple.com", AddressError::DomainCharacter('_')),
+            ("john@example.123", AddressError::NumericTopLevel),
+            ("a@b@example.com", AddressError::LocalPartCharacter('@')),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_address(input), Err(expected), "{input}");
+        }
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        assert_eq!(parse_address(&long_local), Err(AddressError::LocalPartTooLong(65)));
+        let long_label = format!("a@{}.com", "b".repeat(64));
+        assert_eq!(parse_address(&long_label), Err(AddressError::LabelTooLong(64)));
+        let long = format!("{}@{}.{}.{}.com", "a".repeat(64), "b".repeat(63), "c".repeat(63), "d".repeat(60));
+        assert!(matches!(parse_address(&long), Err(AddressError::TooLong(_))));
+    }
+
+    #[test]
+    fn flags_non_ascii_local_part() {
+        let a = parse_address("Jürgen@example.com").unwrap();
+        assert!(a.non_ascii_local);
+        assert_eq!(a.key, "jürgen@example.com");
+    }
+}

@@ -1,0 +1,487 @@
+//! CSV: the anchor product's `email,Display Name` form and dirgate's own three exports.
+//!
+//! The parser is fed physical lines. A record is one line, or several when a quoted field holds
+//! a line break. The delimiter (`,` `;` or TAB) is chosen on the first record, and a first row
+//! of known column names is taken as a header, which also recognises the `recipients.csv`,
+//! `aliases.csv` and `groups.csv` exports so that they re-import losslessly.
+
+use std::borrow::Cow;
+
+use crate::Sink;
+use crate::diagnostic::{Code, Position};
+use crate::directory::{GroupDraft, Located, MailboxDraft};
+
+/// What a column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Email,
+    Name,
+    Alias,
+    Group,
+    Member,
+}
+
+fn role_of(header: &str) -> Option<Role> {
+    let folded: String =
+        header.chars().filter(|c| !matches!(c, ' ' | '-' | '_')).flat_map(char::to_lowercase).collect();
+    Some(match folded.as_str() {
+        "email" | "mail" | "emailaddress" | "mailaddress" | "address" | "primary" | "primaryaddress" | "smtp"
+        | "smtpaddress" | "primarysmtpaddress" => Role::Email,
+        "name" | "displayname" | "fullname" | "cn" => Role::Name,
+        "alias" | "aliasaddress" => Role::Alias,
+        "group" | "groupname" => Role::Group,
+        "member" | "members" => Role::Member,
+        _ => return None,
+    })
+}
+
+/// How the rows of a file map to records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Layout {
+    /// No header: `email[,name]`.
+    TwoColumn,
+    /// `recipients.csv` or any header with an address column.
+    Recipients { email: usize, name: Option<usize>, width: usize },
+    /// `aliases.csv`: `alias,email`.
+    Aliases { alias: usize, email: usize, width: usize },
+    /// `groups.csv`: `group,email,member`, one row per member.
+    Groups { group: Option<usize>, email: Option<usize>, member: Option<usize>, width: usize },
+    /// A header without an address column: every row is ignored.
+    Unusable,
+}
+
+/// One field of a record, as byte offsets into the record text.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    start: usize,
+    end: usize,
+    /// Holds `""` escapes that must be undone.
+    escaped: bool,
+}
+
+pub(crate) struct CsvParser {
+    delimiter: Option<u8>,
+    layout: Option<Layout>,
+    /// A record whose quoted field continues on the next line.
+    pending: String,
+    pending_line: u64,
+    fields: Vec<Field>,
+    /// Data rows seen, valid or not (a header is not a record).
+    pub(crate) records: u64,
+    max_record: usize,
+}
+
+enum Split {
+    Complete,
+    /// A quote is still open at the end of the text.
+    OpenQuote,
+}
+
+impl CsvParser {
+    pub(crate) fn new(max_record: usize) -> CsvParser {
+        CsvParser {
+            delimiter: None,
+            layout: None,
+            pending: String::new(),
+            pending_line: 0,
+            fields: Vec::new(),
+            records: 0,
+            max_record,
+        }
+    }
+
+    pub(crate) fn line(&mut self, sink: &mut Sink<'_>, text: &str, number: u64) {
+        if !self.pending.is_empty() {
+            if self.pending.len() + text.len() + 1 > self.max_record {
+                let line = self.pending_line;
+                self.pending.clear();
+                sink.diags.push(Code::LineTooLong, Position::line(sink.file, line), || {
+                    "this quoted field runs on for more than the limit; is a closing quote missing? The row was skipped"
+                        .to_owned()
+                });
+                return;
+            }
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.push('\n');
+            pending.push_str(text);
+            let line = self.pending_line;
+            self.record(sink, &pending, line);
+            if self.pending.is_empty() {
+                // Give the buffer back so its capacity is reused.
+                pending.clear();
+                self.pending = pending;
+            }
+            return;
+        }
+        self.record(sink, text, number);
+    }
+
+    pub(crate) fn overlong_line(&mut self, sink: &mut Sink<'_>, number: u64, len: u64) {
+        self.pending.clear();
+        sink.diags.push(Code::LineTooLong, Position::line(sink.file, number), || {
+            format!("this line is {len} bytes long, over the limit; it was skipped")
+        });
+    }
+
+    pub(crate) fn finish(&mut self, sink: &mut Sink<'_>) {
+        if !self.pending.is_empty() {
+            let line = self.pending_line;
+            self.pending.clear();
+            sink.diags.push(Code::UnterminatedQuote, Position::line(sink.file, line), || {
+                "a quote opened on this line is never closed; the rest of the file was read as one field and skipped"
+                    .to_owned()
+            });
+        }
+    }
+
+    fn record(&mut self, sink: &mut Sink<'_>, text: &str, number: u64) {
+        let delimiter = match self.delimiter {
+            Some(d) => d,
+            None => {
+                if text.trim().is_empty() {
+                    blank_line(sink, number);
+                    return;
+                }
+                let d = sniff_delimiter(text);
+                self.delimiter = Some(d);
+                if d != b',' {
+                    sink.diags.push(Code::DelimiterDetected, Position::line(sink.file, number), || {
+                        let name = if d == b';' { "semicolons (;)" } else { "tabs" };
+                        format!("fields are separated by {name}, as Excel writes in many locales")
+                    });
+                }
+                d
+            }
+        };
+        let mut fields = std::mem::take(&mut self.fields);
+        fields.clear();
+        let split = split_record(text, delimiter, &mut fields, &mut |column| {
+            sink.diags.push(Code::StrayQuote, at(sink.file, number, text, column), || {
+                "a quote appears inside a field that does not start with a quote; it was kept as a character".to_owned()
+            });
+        });
+        if let Split::OpenQuote = split {
+            if self.pending.is_empty() {
+                self.pending_line = number;
+            }
+            self.pending.clear();
+            self.pending.push_str(text);
+            self.fields = fields;
+            return;
+        }
+        if fields.iter().all(|f| f.start == f.end) {
+            blank_line(sink, number);
+        } else if self.layout.is_none() {
+            self.layout = Some(self.header_or_data(sink, text, &fields, number));
+        } else {
+            self.row(sink, text, &fields, number);
+        }
+        self.fields = fields;
+    }
+
+    /// Decides, on the first row, whether it is a header; a data row is then processed.
+    fn header_or_data(&mut self, sink: &mut Sink<'_>, text: &str, fields: &[Field], number: u64) -> Layout {
+        let cells: Vec<Cow<'_, str>> = fields.iter().map(|f| value(text, f)).collect();
+        let roles: Vec<Option<Role>> = cells.iter().map(|c| role_of(c.trim())).collect();
+        let looks_like_header = !cells[0].contains('@') && roles.iter().any(Option::is_some);
+        if !looks_like_header {
+            self.layout = Some(Layout::TwoColumn);
+            self.row(sink, text, fields, number);
+            return Layout::TwoColumn;
+        }
+        let find = |role: Role| roles.iter().position(|r| *r == Some(role));
+        let width = fields.len();
+        let layout = if let Some(group) = find(Role::Group) {
+            Layout::Groups { group: Some(group), email: find(Role::Email), member: find(Role::Member), width }
+        } else if let (Some(alias), Some(email)) = (find(Role::Alias), find(Role::Email)) {
+            Layout::Aliases { alias, email, width }
+        } else if let Some(email) = find(Role::Email).or_else(|| find(Role::Alias)) {
+            Layout::Recipients { email, name: find(Role::Name), width }
+        } else {
+            Layout::Unusable
+        };
+        let used: Vec<usize> = match &layout {
+            Layout::Groups { group, email, member, .. } => [*group, *email, *member].into_iter().flatten().collect(),
+            Layout::Aliases { alias, email, .. } => vec![*alias, *email],
+            Layout::Recipients { email, name, .. } => [Some(*email), *name].into_iter().flatten().collect(),
+            Layout::TwoColumn | Layout::Unusable => Vec::new(),
+        };
+        let kind = match &layout {
+            Layout::Groups { .. } => "groups (group, email, member)",
+            Layout::Aliases { .. } => "aliases (alias, email)",
+            _ => "recipients (email, name)",
+        };
+        let position = Position::line(sink.file, number);
+        if layout == Layout::Unusable {
+            sink.diags.push(Code::NoAddressColumn, position, || {
+                format!(
+                    "the header row `{}` has no address column; name one `email`. No row of this file was read",
+                    shorten(text)
+                )
+            });
+            return layout;
+        }
+        sink.diags.push(Code::HeaderRow, position, || format!("the first row is a header; rows are read as {kind}"));
+        for (i, cell) in cells.iter().enumerate() {
+            if !used.contains(&i) && !cell.trim().is_empty() {
+                sink.diags.push(Code::IgnoredColumn, at(sink.file, number, text, fields[i].start), || {
+                    format!("the column `{}` is not used by dirgate and was ignored", shorten(cell.trim()))
+                });
+            }
+        }
+        layout
+    }
+
+    fn row(&mut self, sink: &mut Sink<'_>, text: &str, fields: &[Field], number: u64) {
+        let Some(layout) = self.layout.clone() else { return };
+        let file = sink.file;
+        let cell = |i: Option<usize>| -> Option<Located<'_>> {
+            let i = i?;
+            let f = fields.get(i)?;
+            Some(Located { text: raw_value(text, f), at: at(file, number, text, f.start) })
+        };
+        let width = match layout {
+            Layout::TwoColumn => 2,
+            Layout::Recipients { width, .. } | Layout::Aliases { width, .. } | Layout::Groups { width, .. } => width,
+            Layout::Unusable => return,
+        };
+        self.records += 1;
+        if let Some(extra) =
+            fields.iter().skip(width).find(|f| f.start != f.end && !text[f.start..f.end].trim().is_empty())
+        {
+            sink.diags.push(Code::TooManyFields, at(file, number, text, extra.start), || {
+                format!(
+                    "this row has {} fields but only {width} columns are expected; is there a second person or an unquoted delimiter in a name? The row was skipped",
+                    fields.len()
+                )
+            });
+            return;
+        }
+        match layout {
+            Layout::TwoColumn | Layout::Recipients { .. } => {
+                let (email, name) = match layout {
+                    Layout::Recipients { email, name, .. } => (cell(Some(email)), cell(name)),
+                    _ => (cell(Some(0)), cell(Some(1))),
+                };
+                let Some(email) = email.filter(|e| !e.text.trim().is_empty()) else {
+                    missing_address(sink, number, "an address");
+                    return;
+                };
+                let name = match name {
+                    Some(name) => {
+                        let trimmed = name.text.trim();
+                        if trimmed.contains('@') && is_other_address(trimmed, email.text) {
+                            sink.diags.push(Code::MultipleAddresses, name.at, || {
+                                format!(
+                                    "this row holds two addresses, `{}` and `{trimmed}`; put each person on a row of their own. The row was skipped",
+                                    email.text.trim()
+                                )
+                            });
+                            return;
+                        }
+                        name_value(sink, name)
+                    }
+                    None => None,
+                };
+                sink.builder
+                    .add_mailbox(sink.diags, MailboxDraft { dn: None, name, primary: email, aliases: Vec::new() });
+            }
+            Layout::Aliases { alias, email, .. } => {
+                let alias = cell(Some(alias)).filter(|a| !a.text.trim().is_empty());
+                let target = cell(Some(email)).filter(|t| !t.text.trim().is_empty());
+                match (alias, target) {
+                    (Some(alias), Some(target)) => sink.builder.add_alias(sink.diags, alias, target),
+                    (None, _) => missing_address(sink, number, "an alias address"),
+                    (_, None) => missing_address(sink, number, "the address the alias delivers to"),
+                }
+            }
+            Layout::Groups { group, email, member, .. } => {
+                let name = cell(group).map(|g| g.text.trim()).filter(|g| !g.is_empty());
+                let address = cell(email).filter(|e| !e.text.trim().is_empty());
+                let name = match (name, &address) {
+                    (Some(name), _) => name.to_owned(),
+                    (None, Some(address)) => address.text.trim().to_owned(),
+                    (None, None) => {
+                        missing_address(sink, number, "a group name or address");
+                        return;
+                    }
+                };
+                let members = cell(member).into_iter().filter(|m| !m.text.trim().is_empty()).collect();
+                sink.builder.add_group(
+                    sink.diags,
+                    GroupDraft { dn: None, name, address, aliases: Vec::new(), members, merge_silently: true },
+                );
+            }
+            Layout::Unusable => {}
+        }
+    }
+}
+
+fn name_value(sink: &mut Sink<'_>, name: Located<'_>) -> Option<String> {
+    let trimmed = name.text.trim();
+    if trimmed.len() != name.text.len() && !trimmed.is_empty() {
+        sink.diags.push(Code::SurroundingWhitespace, name.at, || {
+            format!("the name `{trimmed}` has spaces around it; they were removed")
+        });
+    }
+    (!trimmed.is_empty()).then(|| unescape(trimmed).into_owned())
+}
+
+fn is_other_address(candidate: &str, email: &str) -> bool {
+    match (crate::address::parse_address(candidate), crate::address::parse_address(email.trim())) {
+        (Ok(a), Ok(b)) => a.key != b.key,
+        (Ok(_), Err(_)) => true,
+        _ => false,
+    }
+}
+
+fn missing_address(sink: &mut Sink<'_>, number: u64, what: &str) {
+    sink.diags.push(Code::MissingAddress, Position::line(sink.file, number), || {
+        format!("this row has no {what}; the row was skipped")
+    });
+}
+
+fn blank_line(sink: &mut Sink<'_>, number: u64) {
+    sink.diags
+        .push(Code::BlankLine, Position::line(sink.file, number), || "this line is empty and was skipped".to_owned());
+}
+
+fn at(file: u32, line: u64, text: &str, byte: usize) -> Position {
+    let column = if text.is_ascii() { byte } else { text[..byte].chars().count() };
+    Position { file, line, column: Some(column as u32 + 1) }
+}
+
+/// The most frequent of `,` `;` TAB outside quotes on the first record.
+fn sniff_delimiter(text: &str) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for b in text.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let delimiters = [b',', b';', b'\t'];
+    let mut best = 0;
+    for i in 1..3 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    delimiters[best]
+}
+
+/// Splits one record into fields following RFC 4180, leniently: a quote inside an unquoted
+/// field, or text after a closing quote, is kept as a character and reported.
+fn split_record(text: &str, delimiter: u8, fields: &mut Vec<Field>, stray: &mut dyn FnMut(usize)) -> Split {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    loop {
+        // Skip spaces before an opening quote, so that `a@example.com, "Smith, J"` works.
+        let mut start = i;
+        while start < bytes.len() && bytes[start] == b' ' {
+            start += 1;
+        }
+        if start < bytes.len() && bytes[start] == b'"' {
+            let mut j = start + 1;
+            let mut escaped = false;
+            loop {
+                match memchr::memchr(b'"', &bytes[j..]) {
+                    None => return Split::OpenQuote,
+                    Some(q) => {
+                        j += q;
+                        if bytes.get(j + 1) == Some(&b'"') {
+                            escaped = true;
+                            j += 2;
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            // The field's value is between the quotes; anything after the closing quote up
+            // to the delimiter is stray.
+            let end = j;
+            let mut k = j + 1;
+            let mut reported = false;
+            while k < bytes.len() && bytes[k] != delimiter {
+                if bytes[k] != b' ' && !reported {
+                    stray(k);
+                    reported = true;
+                }
+                k += 1;
+            }
+            let field_end = if reported { k } else { end };
+            fields.push(Field { start: start + 1, end: field_end, escaped });
+            if k >= bytes.len() {
+                return Split::Complete;
+            }
+            i = k + 1;
+        } else {
+            let end = memchr::memchr(delimiter, &bytes[i..]).map_or(bytes.len(), |d| i + d);
+            if let Some(q) = memchr::memchr(b'"', &bytes[i..end]) {
+                stray(i + q);
+            }
+            fields.push(Field { start: i, end, escaped: false });
+            if end >= bytes.len() {
+                return Split::Complete;
+            }
+            i = end + 1;
+        }
+    }
+}
+
+fn raw_value<'a>(text: &'a str, f: &Field) -> &'a str {
+    &text[f.start..f.end]
+}
+
+fn value<'a>(text: &'a str, f: &Field) -> Cow<'a, str> {
+    let raw = raw_value(text, f);
+    if f.escaped { unescape(raw) } else { Cow::Borrowed(raw) }
+}
+
+fn unescape(raw: &str) -> Cow<'_, str> {
+    if raw.contains("\"\"") { Cow::Owned(raw.replace("\"\"", "\"")) } else { Cow::Borrowed(raw) }
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 60 {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(60).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str, d: u8) -> (Vec<String>, usize, bool) {
+        let mut fields = Vec::new();
+        let mut strays = 0;
+        let open = matches!(split_record(text, d, &mut fields, &mut |_| strays += 1), Split::OpenQuote);
+        (fields.iter().map(|f| value(text, f).into_owned()).collect(), strays, open)
+    }
+
+    #[test]
+    fn splits_quoted_fields() {
+        assert_eq!(split(r#"a@x.com,"Smith, ""J""""#, b','), (vec!["a@x.com".into(), "Smith, \"J\"".into()], 0, false));
+        assert_eq!(split("a@x.com;Ann", b';'), (vec!["a@x.com".into(), "Ann".into()], 0, false));
+        assert_eq!(split("a@x.com,", b','), (vec!["a@x.com".into(), "".into()], 0, false));
+        assert!(split("a@x.com,\"open", b',').2);
+        assert_eq!(split("jo\"hn@x.com,A", b',').1, 1);
+        assert_eq!(split("\"A\" B,c", b',').1, 1);
+    }
+
+    #[test]
+    fn sniffs_the_most_frequent_delimiter() {
+        assert_eq!(sniff_delimiter("email;name"), b';');
+        assert_eq!(sniff_delimiter("a@x.com\tJohn"), b'\t');
+        assert_eq!(sniff_delimiter("\"Smith; J\",a@x.com"), b',');
+        assert_eq!(sniff_delimiter("a@x.com"), b',');
+    }
+}

@@ -1,0 +1,459 @@
+//! LDIF (RFC 2849) as `ldifde`, `slapcat` and `ldapsearch` write it.
+//!
+//! The parser is fed physical lines. It unfolds them into logical lines (a line that begins
+//! with one space continues the previous one), groups logical lines into records at blank
+//! lines, and keeps only the attributes that matter to a mail gateway: addresses, names, object
+//! classes and group members. Everything else is checked for well-formedness and dropped, so an
+//! entry costs memory only for what will be imported.
+
+use base64::Engine;
+
+use crate::Sink;
+use crate::diagnostic::{Code, Position};
+use crate::directory::{GroupDraft, Located, MailboxDraft, first_rdn_value};
+
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// The attributes dirgate reads. Everything else is validated and dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Attribute {
+    Dn,
+    Changetype,
+    Control,
+    Version,
+    ObjectClass,
+    Mail,
+    ProxyAddresses,
+    /// `mailAlternateAddress`, `mailLocalAddress` and `otherMailbox`.
+    AlternateAddress,
+    Member,
+    Cn,
+    DisplayName,
+    Other,
+}
+
+fn classify(name: &str) -> Attribute {
+    // Attribute types are case-insensitive; most files use one spelling, so compare cheaply.
+    let eq = |s: &str| name.eq_ignore_ascii_case(s);
+    match name.len() {
+        2 if eq("dn") => Attribute::Dn,
+        2 if eq("cn") => Attribute::Cn,
+        4 if eq("mail") => Attribute::Mail,
+        6 if eq("member") => Attribute::Member,
+        7 if eq("version") => Attribute::Version,
+        7 if eq("control") => Attribute::Control,
+        10 if eq("changetype") => Attribute::Changetype,
+        11 if eq("objectclass") => Attribute::ObjectClass,
+        11 if eq("displayname") => Attribute::DisplayName,
+        12 if eq("othermailbox") => Attribute::AlternateAddress,
+        12 if eq("uniquemember") => Attribute::Member,
+        14 if eq("proxyaddresses") => Attribute::ProxyAddresses,
+        16 if eq("maillocaladdress") => Attribute::AlternateAddress,
+        20 if eq("mailalternateaddress") => Attribute::AlternateAddress,
+        _ => Attribute::Other,
+    }
+}
+
+fn is_group_class(value: &str) -> bool {
+    ["group", "groupOfNames", "groupOfUniqueNames", "groupOfURLs"].iter().any(|c| value.eq_ignore_ascii_case(c))
+}
+
+/// A value kept from a record, with where it started.
+#[derive(Debug)]
+struct Value {
+    text: String,
+    at: Position,
+}
+
+#[derive(Debug, Default)]
+struct Record {
+    dn: Option<Value>,
+    /// A missing dn or an unsupported change type: the rest of the record is ignored.
+    ignored: bool,
+    is_group: bool,
+    mail: Vec<Value>,
+    proxy: Vec<Value>,
+    alternate: Vec<Value>,
+    members: Vec<Value>,
+    /// `(value, has_options)`: a plain `cn` wins over `cn;lang-ja`.
+    cn: Option<(String, bool)>,
+    display_name: Option<(String, bool)>,
+}
+
+/// The LDIF state machine for one file.
+pub(crate) struct LdifParser {
+    /// The logical line being assembled from its physical lines.
+    logical: String,
+    logical_line: u64,
+    logical_state: Logical,
+    record: Record,
+    in_record: bool,
+    /// Records with a dn (entries, whatever they held).
+    pub(crate) records: u64,
+    version_seen: bool,
+    scratch: Vec<u8>,
+    max_logical: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Logical {
+    None,
+    Text,
+    Comment,
+    /// A logical line that grew past the limit; its continuations are skipped.
+    Overlong,
+}
+
+impl LdifParser {
+    pub(crate) fn new(max_logical: usize) -> LdifParser {
+        LdifParser {
+            logical: String::new(),
+            logical_line: 0,
+            logical_state: Logical::None,
+            record: Record::default(),
+            in_record: false,
+            records: 0,
+            version_seen: false,
+            scratch: Vec::new(),
+            max_logical,
+        }
+    }
+
+    pub(crate) fn line(&mut self, sink: &mut Sink<'_>, text: &str, number: u64) {
+        if let Some(rest) = text.strip_prefix(' ') {
+            match self.logical_state {
+                Logical::Text => {
+                    if self.logical.len() + rest.len() > self.max_logical {
+                        self.overlong(sink, self.logical_line);
+                    } else {
+                        self.logical.push_str(rest);
+                    }
+                }
+                Logical::Comment | Logical::Overlong => {}
+                Logical::None => sink.diags.push(Code::BadLine, Position::line(sink.file, number), || {
+                    "this line starts with a space, which continues the previous line, but there is no line to continue"
+                        .to_owned()
+                }),
+            }
+            return;
+        }
+        self.flush_logical(sink);
+        if text.is_empty() {
+            self.end_record(sink);
+        } else if text.starts_with('#') {
+            self.logical_state = Logical::Comment;
+        } else {
+            self.logical.clear();
+            self.logical.push_str(text);
+            self.logical_line = number;
+            self.logical_state = Logical::Text;
+        }
+    }
+
+    /// A physical line over the limit: the attribute it carries is lost, which is an error.
+    pub(crate) fn overlong_line(&mut self, sink: &mut Sink<'_>, number: u64, len: u64) {
+        if self.logical_state == Logical::Comment {
+            return;
+        }
+        self.flush_logical(sink);
+        self.logical_state = Logical::Overlong;
+        sink.diags.push(Code::LineTooLong, Position::line(sink.file, number), || {
+            format!("this line is {len} bytes long, over the limit; its value was not read")
+        });
+    }
+
+    fn overlong(&mut self, sink: &mut Sink<'_>, number: u64) {
+        let len = self.logical.len();
+        self.logical.clear();
+        self.logical_state = Logical::Overlong;
+        sink.diags.push(Code::LineTooLong, Position::line(sink.file, number), || {
+            format!("this folded value grew past {len} bytes, over the limit; it was not read")
+        });
+    }
+
+    pub(crate) fn finish(&mut self, sink: &mut Sink<'_>) {
+        self.flush_logical(sink);
+        self.end_record(sink);
+    }
+
+    fn flush_logical(&mut self, sink: &mut Sink<'_>) {
+        if self.logical_state == Logical::Text {
+            let logical = std::mem::take(&mut self.logical);
+            self.attribute_line(sink, &logical, self.logical_line);
+            self.logical = logical;
+        }
+        self.logical_state = Logical::None;
+    }
+
+    fn attribute_line(&mut self, sink: &mut Sink<'_>, line: &str, number: u64) {
+        if self.in_record && self.record.ignored {
+            return;
+        }
+        let at = |column: usize| Position { file: sink.file, line: number, column: Some(column as u32) };
+        let Some(colon) = line.find(':') else {
+            sink.diags.push(Code::BadLine, Position::line(sink.file, number), || {
+                format!("`{}` is not an `attribute: value` line", shorten(line))
+            });
+            return;
+        };
+        let description = &line[..colon];
+        let name = description.split(';').next().unwrap_or("");
+        if !valid_attribute_name(name) || description.split(';').skip(1).any(|o| !valid_option(o)) {
+            sink.diags
+                .push(Code::BadLine, at(1), || format!("`{}` is not a valid attribute name", shorten(description)));
+            return;
+        }
+        let has_options = description.len() != name.len();
+        let attribute = classify(name);
+        let rest = &line[colon + 1..];
+        let (kind, value) = match rest.as_bytes().first() {
+            Some(b':') => (ValueKind::Base64, rest[1..].trim_start_matches(' ')),
+            Some(b'<') => (ValueKind::Url, rest[1..].trim_start_matches(' ')),
+            _ => (ValueKind::Plain, rest.trim_start_matches(' ')),
+        };
+        let value_column = line[..line.len() - value.len()].chars().count() + 1;
+
+        if !self.in_record {
+            match attribute {
+                Attribute::Version if self.records == 0 && !self.version_seen => {
+                    self.version_seen = true;
+                    if value.trim() != "1" {
+                        sink.diags.push(Code::UnsupportedVersion, at(value_column), || {
+                            format!("LDIF version `{}` is unknown; the file was read as version 1", shorten(value))
+                        });
+                    }
+                    return;
+                }
+                Attribute::Dn => {
+                    self.in_record = true;
+                    self.records += 1;
+                }
+                _ => {
+                    self.in_record = true;
+                    self.record.ignored = true;
+                    sink.diags.push(Code::MissingDn, Position::line(sink.file, number), || {
+                        format!(
+                            "this entry starts with `{}` instead of `dn:`; every entry must start with its DN. The entry was skipped",
+                            shorten(description)
+                        )
+                    });
+                    return;
+                }
+            }
+        }
+
+        if attribute == Attribute::Other {
+            // Not used by dirgate; still refuse what must be refused, and check base64 cheaply.
+            match kind {
+                ValueKind::Url => self.refuse_url(sink, description, at(value_column)),
+                ValueKind::Base64 => {
+                    self.scratch.clear();
+                    if BASE64.decode_vec(value.trim_end(), &mut self.scratch).is_err() {
+                        bad_base64(sink, description, at(value_column));
+                    }
+                }
+                ValueKind::Plain => {}
+            }
+            return;
+        }
+        let text = match kind {
+            ValueKind::Plain => value.to_owned(),
+            ValueKind::Url => {
+                self.refuse_url(sink, description, at(value_column));
+                return;
+            }
+            ValueKind::Base64 => {
+                self.scratch.clear();
+                if BASE64.decode_vec(value.trim_end(), &mut self.scratch).is_err() {
+                    bad_base64(sink, description, at(value_column));
+                    return;
+                }
+                match std::str::from_utf8(&self.scratch) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => {
+                        sink.diags.push(Code::InvalidUtf8Value, at(value_column), || {
+                            format!(
+                                "the base64 value of `{description}` is not UTF-8 text; unreadable bytes were replaced"
+                            )
+                        });
+                        String::from_utf8_lossy(&self.scratch).into_owned()
+                    }
+                }
+            }
+        };
+        let value = Value { text, at: at(value_column) };
+        let record = &mut self.record;
+        match attribute {
+            Attribute::Dn => {
+                if record.dn.is_some() {
+                    sink.diags.push(Code::MissingDn, Position::line(sink.file, number), || {
+                        "a second `dn:` line appears inside one entry; is a blank line missing before it?".to_owned()
+                    });
+                    record.ignored = true;
+                } else {
+                    record.dn = Some(value);
+                }
+            }
+            Attribute::Changetype => {
+                if !value.text.eq_ignore_ascii_case("add") {
+                    record.ignored = true;
+                    sink.diags.push(Code::UnsupportedChangetype, value.at, || {
+                        format!(
+                            "`changetype: {}` changes an existing directory; import a full export (content records or `changetype: add`) instead. This record was skipped",
+                            shorten(&value.text)
+                        )
+                    });
+                    self.records -= 1;
+                }
+            }
+            Attribute::Control | Attribute::Version | Attribute::Other => {}
+            Attribute::ObjectClass => record.is_group |= is_group_class(&value.text),
+            Attribute::Mail => record.mail.push(value),
+            Attribute::ProxyAddresses => record.proxy.push(value),
+            Attribute::AlternateAddress => record.alternate.push(value),
+            Attribute::Member => record.members.push(value),
+            Attribute::Cn => keep_name(&mut record.cn, value.text, has_options),
+            Attribute::DisplayName => keep_name(&mut record.display_name, value.text, has_options),
+        }
+    }
+
+    fn refuse_url(&self, sink: &mut Sink<'_>, description: &str, at: Position) {
+        sink.diags.push(Code::UrlValueRefused, at, || {
+            format!(
+                "`{description}:<` names a URL to read the value from; dirgate never fetches URLs from an uploaded file. Put the value inline"
+            )
+        });
+    }
+
+    fn end_record(&mut self, sink: &mut Sink<'_>) {
+        if !self.in_record {
+            return;
+        }
+        self.in_record = false;
+        let record = std::mem::take(&mut self.record);
+        if record.ignored {
+            return;
+        }
+        let Some(dn) = record.dn else { return };
+        let (primary, aliases) = addresses_of(&record.proxy, &record.mail, &record.alternate);
+        if record.is_group {
+            let name = record
+                .cn
+                .map(|(cn, _)| cn)
+                .filter(|cn| !cn.trim().is_empty())
+                .unwrap_or_else(|| first_rdn_value(&dn.text));
+            let members = record.members.iter().map(|m| Located { text: strip_unique_id(&m.text), at: m.at }).collect();
+            sink.builder.add_group(
+                sink.diags,
+                GroupDraft { dn: Some(&dn.text), name, address: primary, aliases, members, merge_silently: false },
+            );
+        } else if let Some(primary) = primary {
+            let name = record.display_name.or(record.cn).map(|(n, _)| n).filter(|n| !n.trim().is_empty());
+            sink.builder.add_mailbox(sink.diags, MailboxDraft { dn: Some(&dn.text), name, primary, aliases });
+        } else {
+            sink.builder.skip_entry();
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ValueKind {
+    Plain,
+    Base64,
+    Url,
+}
+
+fn bad_base64(sink: &mut Sink<'_>, description: &str, at: Position) {
+    sink.diags.push(Code::BadBase64, at, || {
+        format!("the `{description}::` value is not valid base64; the value was dropped")
+    });
+}
+
+fn keep_name(slot: &mut Option<(String, bool)>, value: String, has_options: bool) {
+    let replace = match slot {
+        None => true,
+        Some((_, existing_has_options)) => *existing_has_options && !has_options,
+    };
+    if replace {
+        *slot = Some((value, has_options));
+    }
+}
+
+/// The primary address and the aliases of an entry, by the specification's precedence.
+fn addresses_of<'a>(
+    proxy: &'a [Value],
+    mail: &'a [Value],
+    alternate: &'a [Value],
+) -> (Option<Located<'a>>, Vec<Located<'a>>) {
+    let mut primary = None;
+    let mut smtp = Vec::new();
+    for value in proxy {
+        let Some(colon) = value.text.find(':') else { continue };
+        let (prefix, address) = (&value.text[..colon], &value.text[colon + 1..]);
+        if !prefix.eq_ignore_ascii_case("smtp") {
+            continue;
+        }
+        let located = Located { text: address, at: shift(value.at, colon + 1) };
+        if prefix == "SMTP" && primary.is_none() {
+            primary = Some(located);
+        } else {
+            smtp.push(located);
+        }
+    }
+    let mail: Vec<Located<'a>> = mail.iter().map(|v| Located { text: &v.text, at: v.at }).collect();
+    let mut aliases = Vec::with_capacity(smtp.len() + mail.len() + alternate.len());
+    let primary = match primary {
+        Some(p) => {
+            aliases.extend(mail.iter().copied());
+            Some(p)
+        }
+        None if !mail.is_empty() => {
+            aliases.extend(mail[1..].iter().copied());
+            Some(mail[0])
+        }
+        None if !smtp.is_empty() => Some(smtp.remove(0)),
+        None => None,
+    };
+    aliases.extend(smtp);
+    aliases.extend(alternate.iter().filter(|v| v.text.contains('@')).map(|v| Located { text: &v.text, at: v.at }));
+    (primary, aliases)
+}
+
+fn shift(at: Position, chars: usize) -> Position {
+    Position { column: at.column.map(|c| c + chars as u32), ..at }
+}
+
+/// `uniqueMember` may carry an optional UID suffix: `cn=x,dc=example#'0101'B`.
+fn strip_unique_id(member: &str) -> &str {
+    match member.rfind("#'") {
+        Some(i) if member.ends_with("'B") => &member[..i],
+        _ => member,
+    }
+}
+
+fn valid_attribute_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match bytes.first() {
+        Some(b) if b.is_ascii_alphabetic() => bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-'),
+        Some(b) if b.is_ascii_digit() => bytes.iter().all(|b| b.is_ascii_digit() || *b == b'.'),
+        _ => false,
+    }
+}
+
+fn valid_option(option: &str) -> bool {
+    !option.is_empty() && option.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 60 {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(60).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,598 @@
+//! # dirgate-core
+//!
+//! The one validation core of dirgate. It reads user-directory files (LDIF and CSV) the way an
+//! email security gateway needs them: it finds every valid recipient, alias and group, checks
+//! every address, and explains every problem with a line and column. The same code runs in the
+//! browser (compiled to wasm), in the server and in the `dirgate check` command.
+//!
+//! The core does no I/O. The caller feeds byte chunks of any size, so that a 1 GB file is
+//! validated with memory bounded by the number of unique addresses, never by the file's size:
+//!
+//! ```
+//! use dirgate_core::{Options, Validator};
+//!
+//! let mut validator = Validator::new(Options::default());
+//! validator.begin_file("users.csv");
+//! validator.feed(b"john.smith@Example.com,John Smith\n");
+//! validator.feed(b"jane@example.com\n");
+//! validator.end_file();
+//! let outcome = validator.finish();
+//!
+//! assert!(outcome.report.valid);
+//! assert_eq!(outcome.report.counts.recipients, 2);
+//! assert_eq!(outcome.directory.recipients[0].address, "john.smith@example.com");
+//! ```
+//!
+//! Parsing never fails: problems are [`Diagnostic`]s in the [`Report`], and the [`Directory`]
+//! holds every record that passed. See `RULES.md` beside this crate for the precise rules.
+
+#![deny(missing_docs)]
+
+pub mod address;
+mod csv;
+mod diagnostic;
+mod directory;
+mod encoding;
+mod ldif;
+mod lines;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use diagnostic::{Code, Diagnostic, Position, Severity};
+pub use directory::{Alias, Counts, Directory, DomainCounts, Group, Recipient};
+pub use encoding::Encoding;
+
+use diagnostic::Diagnostics;
+use directory::{DirectoryBuilder, GroupDraft, Located, MailboxDraft};
+use encoding::{ByteDecoder, LineEncoding};
+use lines::{Line, LineSplitter};
+
+/// A file format, as detected or as forced by the caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Format {
+    /// LDIF, RFC 2849.
+    Ldif,
+    /// Comma-, semicolon- or tab-separated values.
+    #[default]
+    Csv,
+    /// An import whose files are not all of one format.
+    Mixed,
+}
+
+impl Format {
+    /// The lower-case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Ldif => "ldif",
+            Format::Csv => "csv",
+            Format::Mixed => "mixed",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which format to read files as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum FormatChoice {
+    /// Decide per file from its first meaningful line.
+    #[default]
+    Auto,
+    /// Read every file as LDIF.
+    Ldif,
+    /// Read every file as CSV.
+    Csv,
+}
+
+/// How to validate an import.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The format of the files.
+    pub format: FormatChoice,
+    /// The tenant's managed domains. When empty, every domain is accepted.
+    pub managed_domains: Vec<String>,
+    /// How many diagnostics of one code are kept in the report (all are counted).
+    pub diagnostic_cap: usize,
+    /// The longest line (after LDIF unfolding) that is read, in bytes.
+    pub max_line_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            format: FormatChoice::Auto,
+            managed_domains: Vec::new(),
+            diagnostic_cap: 1000,
+            max_line_bytes: 1 << 20,
+        }
+    }
+}
+
+/// What was learned about one file of an import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FileReport {
+    /// The name the caller gave.
+    pub name: String,
+    /// The format it was read as.
+    pub format: Format,
+    /// The encoding it was read with.
+    pub encoding: Encoding,
+    /// Whether it began with a byte-order mark.
+    pub bom: bool,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its physical lines.
+    pub lines: u64,
+    /// Its records (LDIF entries or CSV data rows), valid or not.
+    pub records: u64,
+}
+
+/// The result of validating an import: the public shape of `dirgate check --json`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Report {
+    /// `ldif`, `csv`, or `mixed` when the files differ.
+    pub format: Format,
+    /// The first file's encoding.
+    pub encoding: Encoding,
+    /// Whether the first file had a byte-order mark.
+    pub bom: bool,
+    /// False exactly when there is an error diagnostic.
+    pub valid: bool,
+    /// Unique records after normalisation.
+    pub counts: Counts,
+    /// Records per domain, sorted by domain.
+    pub domains: Vec<DomainCounts>,
+    /// The kept diagnostics (capped per code), sorted by file, line and column.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every diagnostic counted by code, including those beyond the cap.
+    pub diagnostic_totals: BTreeMap<String, u64>,
+    /// One entry per file, in import order.
+    pub files: Vec<FileReport>,
+}
+
+/// A report and the directory it describes.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Diagnostics and counts.
+    pub report: Report,
+    /// Every record that passed validation. With errors in the report, importing this is
+    /// "import the valid records, skip the invalid ones".
+    pub directory: Directory,
+}
+
+/// How far validation has got, for progress bars.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes fed so far, over all files.
+    pub bytes: u64,
+    /// Records accepted so far.
+    pub records: u64,
+}
+
+/// Where the parsers put what they find.
+pub(crate) struct Sink<'a> {
+    pub diags: &'a mut Diagnostics,
+    pub builder: &'a mut DirectoryBuilder,
+    pub file: u32,
+}
+
+enum Parser {
+    /// The format is not known yet: blank and comment lines seen so far are held back.
+    Undecided(Vec<(u64, String)>),
+    Ldif(ldif::LdifParser),
+    Csv(csv::CsvParser),
+    /// Binary content was found; the rest of the file is ignored.
+    Binary {
+        records: u64,
+        format: Format,
+    },
+}
+
+/// How many leading blank or comment lines may be held back before CSV is assumed.
+const MAX_UNDECIDED_LINES: usize = 1024;
+
+struct FileState {
+    index: u32,
+    decoder: ByteDecoder,
+    splitter: LineSplitter,
+    parser: Parser,
+    bytes: u64,
+    saw_utf8: bool,
+    windows_1252_lines: Vec<u64>,
+    windows_1252_total: u64,
+    scratch: Vec<u8>,
+}
+
+/// The streaming validator: `begin_file`, `feed` chunks, `end_file`, repeat, then `finish`.
+pub struct Validator {
+    options: Options,
+    diags: Diagnostics,
+    builder: DirectoryBuilder,
+    files: Vec<FileReport>,
+    current: Option<FileState>,
+    bytes: u64,
+}
+
+impl Validator {
+    /// A validator for one import.
+    pub fn new(options: Options) -> Validator {
+        Validator {
+            diags: Diagnostics::new(options.diagnostic_cap),
+            builder: DirectoryBuilder::new(&options.managed_domains),
+            options,
+            files: Vec::new(),
+            current: None,
+            bytes: 0,
+        }
+    }
+
+    /// Starts the next file of the import (ending the previous one, if open).
+    pub fn begin_file(&mut self, name: impl Into<String>) {
+        self.end_file();
+        let index = self.files.len() as u32;
+        self.files.push(FileReport {
+            name: name.into(),
+            format: match self.options.format {
+                FormatChoice::Ldif => Format::Ldif,
+                _ => Format::Csv,
+            },
+            encoding: Encoding::Utf8,
+            bom: false,
+            bytes: 0,
+            lines: 0,
+            records: 0,
+        });
+        let parser = match self.options.format {
+            FormatChoice::Auto => Parser::Undecided(Vec::new()),
+            FormatChoice::Ldif => Parser::Ldif(ldif::LdifParser::new(self.options.max_line_bytes)),
+            FormatChoice::Csv => Parser::Csv(csv::CsvParser::new(self.options.max_line_bytes)),
+        };
+        self.current = Some(FileState {
+            index,
+            decoder: ByteDecoder::new(),
+            splitter: LineSplitter::new(self.options.max_line_bytes),
+            parser,
+            bytes: 0,
+            saw_utf8: false,
+            windows_1252_lines: Vec::new(),
+            windows_1252_total: 0,
+            scratch: Vec::new(),
+        });
+    }
+
+    /// Feeds the next chunk of the current file. Chunks may split lines and characters anywhere.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.current.is_none() {
+            self.begin_file(format!("file{}", self.files.len() + 1));
+        }
+        self.bytes += chunk.len() as u64;
+        self.feed_decoder(chunk, false);
+    }
+
+    fn feed_decoder(&mut self, chunk: &[u8], last: bool) {
+        let Validator { options, diags, builder, current, .. } = self;
+        let Some(file) = current.as_mut() else { return };
+        file.bytes += chunk.len() as u64;
+        let FileState { decoder, splitter, scratch, .. } = file;
+        // The decoder and splitter both hold state across chunks; route decoded bytes through
+        // a scratch buffer so that the line handler may borrow the rest of the file state.
+        scratch.clear();
+        decoder.feed(chunk, last, &mut |bytes| scratch.extend_from_slice(bytes));
+        let decoded = std::mem::take(scratch);
+        let transcoded = decoder.transcodes();
+        let mut sink = Sink { diags, builder, file: file.index };
+        let mut ctx = LineContext { options, transcoded };
+        let mut parser = std::mem::replace(&mut file.parser, Parser::Binary { records: 0, format: Format::Csv });
+        let mut enc = EncodingTally {
+            saw_utf8: file.saw_utf8,
+            windows_1252_lines: std::mem::take(&mut file.windows_1252_lines),
+            windows_1252_total: file.windows_1252_total,
+        };
+        splitter.feed(&decoded, &mut |line| ctx.line(&mut sink, &mut parser, &mut enc, line));
+        if last {
+            splitter.finish(&mut |line| ctx.line(&mut sink, &mut parser, &mut enc, line));
+        }
+        file.parser = parser;
+        file.saw_utf8 = enc.saw_utf8;
+        file.windows_1252_lines = enc.windows_1252_lines;
+        file.windows_1252_total = enc.windows_1252_total;
+        file.scratch = decoded;
+    }
+
+    /// Ends the current file: flushes its last line and records, and reports its encoding.
+    pub fn end_file(&mut self) {
+        if self.current.is_none() {
+            return;
+        }
+        self.feed_decoder(&[], true);
+        let Some(mut file) = self.current.take() else { return };
+        let mut sink = Sink { diags: &mut self.diags, builder: &mut self.builder, file: file.index };
+        let parser = std::mem::replace(&mut file.parser, Parser::Binary { records: 0, format: Format::Csv });
+        let parser = match parser {
+            Parser::Undecided(held) => {
+                // Only blank lines and comments: read them as the fallback format, CSV.
+                let mut csv = csv::CsvParser::new(self.options.max_line_bytes);
+                for (number, text) in held {
+                    csv.line(&mut sink, &text, number);
+                }
+                Parser::Csv(csv)
+            }
+            other => other,
+        };
+        let (format, records) = match parser {
+            Parser::Ldif(mut p) => {
+                p.finish(&mut sink);
+                (Format::Ldif, p.records)
+            }
+            Parser::Csv(mut p) => {
+                p.finish(&mut sink);
+                (Format::Csv, p.records)
+            }
+            Parser::Binary { records, format } => (format, records),
+            Parser::Undecided(_) => unreachable!("resolved above"),
+        };
+        let encoding = match file.decoder.bom() {
+            Some(bom) => bom,
+            None if file.windows_1252_total > 0 && !file.saw_utf8 => Encoding::Windows1252,
+            None => Encoding::Utf8,
+        };
+        let line_one = Position::line(file.index, 1);
+        if let Some(bom) = file.decoder.bom() {
+            self.diags.push(Code::EncodingDetected, line_one, || {
+                format!("the file starts with a byte-order mark and was read as {}", bom.as_str().to_uppercase())
+            });
+        } else if encoding == Encoding::Windows1252 {
+            self.diags.push(Code::EncodingDetected, line_one, || {
+                "the file is not UTF-8 and was read as Windows-1252 (ANSI); save it as UTF-8 to be sure of accented names"
+                    .to_owned()
+            });
+        } else if file.windows_1252_total > 0 {
+            for line in &file.windows_1252_lines {
+                self.diags.push(Code::MixedEncoding, Position::line(file.index, *line), || {
+                    "this line is not UTF-8 although the rest of the file is; it was read as Windows-1252".to_owned()
+                });
+            }
+            let unstored = file.windows_1252_total - file.windows_1252_lines.len() as u64;
+            self.diags.count_only(Code::MixedEncoding, unstored);
+        }
+        if records == 0 {
+            self.diags.push(Code::EmptyFile, line_one, || {
+                "the file holds no records: no LDIF entry and no CSV row with an address".to_owned()
+            });
+        }
+        let report = &mut self.files[file.index as usize];
+        report.format = format;
+        report.encoding = encoding;
+        report.bom = file.decoder.bom().is_some();
+        report.bytes = file.bytes;
+        report.lines = file.splitter.lines();
+        report.records = records;
+    }
+
+    /// Adds an already normalised directory, as uploaded by the browser or the sync agent, as
+    /// one more "file" of the import. Every record goes through the same rules as a parsed one;
+    /// diagnostics point at the record's 1-based position (recipients, then aliases, then groups).
+    pub fn add_directory(&mut self, name: impl Into<String>, directory: &Directory) {
+        self.end_file();
+        let index = self.files.len() as u32;
+        let total = directory.recipients.len() + directory.aliases.len() + directory.groups.len();
+        self.files.push(FileReport {
+            name: name.into(),
+            format: Format::Csv,
+            encoding: Encoding::Utf8,
+            bom: false,
+            bytes: 0,
+            lines: total as u64,
+            records: total as u64,
+        });
+        let diags = &mut self.diags;
+        let builder = &mut self.builder;
+        let at = |n: usize| Position::line(index, n as u64 + 1);
+        for (n, r) in directory.recipients.iter().enumerate() {
+            let primary = Located { text: &r.address, at: at(n) };
+            builder.add_mailbox(diags, MailboxDraft { dn: None, name: r.name.clone(), primary, aliases: Vec::new() });
+        }
+        let offset = directory.recipients.len();
+        for (n, a) in directory.aliases.iter().enumerate() {
+            let position = at(offset + n);
+            builder.add_alias(
+                diags,
+                Located { text: &a.address, at: position },
+                Located { text: &a.target, at: position },
+            );
+        }
+        let offset = offset + directory.aliases.len();
+        for (n, g) in directory.groups.iter().enumerate() {
+            let position = at(offset + n);
+            let draft = GroupDraft {
+                dn: g.dn.as_deref(),
+                name: g.name.clone(),
+                address: g.address.as_deref().map(|text| Located { text, at: position }),
+                aliases: Vec::new(),
+                members: g.members.iter().map(|text| Located { text, at: position }).collect(),
+                merge_silently: false,
+            };
+            builder.add_group(diags, draft);
+        }
+        if total == 0 {
+            diags.push(Code::EmptyFile, Position::line(index, 1), || "the directory holds no records".to_owned());
+        }
+    }
+
+    /// How far validation has got.
+    pub fn progress(&self) -> Progress {
+        Progress { bytes: self.bytes, records: self.builder.record_count() }
+    }
+
+    /// Ends the import and returns the report and the directory.
+    pub fn finish(mut self) -> Outcome {
+        self.end_file();
+        if self.files.is_empty() {
+            self.files.push(FileReport {
+                name: String::new(),
+                format: Format::Csv,
+                encoding: Encoding::Utf8,
+                bom: false,
+                bytes: 0,
+                lines: 0,
+                records: 0,
+            });
+            self.diags.push(Code::EmptyFile, Position::line(0, 1), || "the import holds no files".to_owned());
+        }
+        let (directory, counts) = self.builder.finish(&mut self.diags);
+        let valid = !self.diags.has_errors();
+        let names: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
+        let (diagnostics, diagnostic_totals) = self.diags.into_parts(&names);
+        let first = &self.files[0];
+        let format = if self.files.iter().all(|f| f.format == first.format) { first.format } else { Format::Mixed };
+        let report = Report {
+            format,
+            encoding: first.encoding,
+            bom: first.bom,
+            valid,
+            counts,
+            domains: directory.domain_counts(),
+            diagnostics,
+            diagnostic_totals,
+            files: self.files,
+        };
+        Outcome { report, directory }
+    }
+}
+
+/// Validates one file held in memory.
+pub fn validate_bytes(name: &str, bytes: &[u8], options: Options) -> Outcome {
+    let mut validator = Validator::new(options);
+    validator.begin_file(name);
+    validator.feed(bytes);
+    validator.finish()
+}
+
+struct EncodingTally {
+    saw_utf8: bool,
+    windows_1252_lines: Vec<u64>,
+    windows_1252_total: u64,
+}
+
+struct LineContext<'a> {
+    options: &'a Options,
+    transcoded: bool,
+}
+
+impl LineContext<'_> {
+    fn line(&mut self, sink: &mut Sink<'_>, parser: &mut Parser, enc: &mut EncodingTally, line: Line<'_>) {
+        if let Parser::Binary { .. } = parser {
+            return;
+        }
+        if let Some(len) = line.overlong {
+            match parser {
+                Parser::Ldif(p) => p.overlong_line(sink, line.number, len),
+                Parser::Csv(p) => p.overlong_line(sink, line.number, len),
+                Parser::Undecided(_) => {
+                    self.decide(sink, parser, false);
+                    if let Parser::Csv(p) = parser {
+                        p.overlong_line(sink, line.number, len);
+                    }
+                }
+                Parser::Binary { .. } => {}
+            }
+            return;
+        }
+        if looks_binary(line.bytes) {
+            let (records, format) = match parser {
+                Parser::Ldif(p) => (p.records, Format::Ldif),
+                Parser::Csv(p) => (p.records, Format::Csv),
+                _ => (0, Format::Csv),
+            };
+            sink.diags.push(Code::BinaryFile, Position::line(sink.file, line.number), || {
+                "this is binary data, not LDIF or CSV text; the rest of the file was ignored. Export the directory as LDIF or CSV".to_owned()
+            });
+            *parser = Parser::Binary { records, format };
+            return;
+        }
+        let (text, kind) = if self.transcoded {
+            // Transcoded UTF-16 is always valid UTF-8.
+            (std::borrow::Cow::Borrowed(std::str::from_utf8(line.bytes).unwrap_or("")), LineEncoding::Utf8)
+        } else {
+            encoding::decode_line(line.bytes, !enc.saw_utf8)
+        };
+        match kind {
+            LineEncoding::Utf8 => enc.saw_utf8 = true,
+            LineEncoding::Windows1252 => {
+                enc.windows_1252_total += 1;
+                if enc.windows_1252_lines.len() < self.options.diagnostic_cap {
+                    enc.windows_1252_lines.push(line.number);
+                }
+            }
+            LineEncoding::Ascii => {}
+        }
+        match parser {
+            Parser::Ldif(p) => p.line(sink, &text, line.number),
+            Parser::Csv(p) => p.line(sink, &text, line.number),
+            Parser::Undecided(held) => {
+                let trimmed = text.trim_start_matches('\u{feff}');
+                if trimmed.trim().is_empty() || trimmed.starts_with('#') {
+                    if held.len() < MAX_UNDECIDED_LINES {
+                        held.push((line.number, trimmed.to_owned()));
+                        return;
+                    }
+                }
+                let is_ldif = starts_with_ignore_case(trimmed, "dn:") || starts_with_ignore_case(trimmed, "version:");
+                self.decide(sink, parser, is_ldif);
+                self.parse(sink, parser, trimmed, line.number);
+            }
+            Parser::Binary { .. } => {}
+        }
+    }
+
+    /// Leaves the undecided state and replays the held-back lines into the chosen parser.
+    fn decide(&mut self, sink: &mut Sink<'_>, parser: &mut Parser, is_ldif: bool) {
+        let Parser::Undecided(held) = parser else { return };
+        let held = std::mem::take(held);
+        *parser = if is_ldif {
+            Parser::Ldif(ldif::LdifParser::new(self.options.max_line_bytes))
+        } else {
+            Parser::Csv(csv::CsvParser::new(self.options.max_line_bytes))
+        };
+        for (number, text) in held {
+            self.parse(sink, parser, &text, number);
+        }
+    }
+
+    fn parse(&mut self, sink: &mut Sink<'_>, parser: &mut Parser, text: &str, number: u64) {
+        match parser {
+            Parser::Ldif(p) => p.line(sink, text, number),
+            Parser::Csv(p) => p.line(sink, text, number),
+            _ => {}
+        }
+    }
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// A NUL byte never occurs in LDIF or CSV text, and a line that is mostly control characters is
+/// not text either.
+fn looks_binary(line: &[u8]) -> bool {
+    if memchr::memchr(0, line).is_some() {
+        return true;
+    }
+    if line.len() < 8 {
+        return false;
+    }
+    let sample = &line[..line.len().min(512)];
+    let controls = sample.iter().filter(|&&b| b < 0x20 && b != b'\t' && b != b'\r' && b != 0x0c).count();
+    controls * 10 > sample.len()
+}
