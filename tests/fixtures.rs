@@ -1,0 +1,270 @@
+//! The fixture corpus, run through the real `dirgate check --json` and through the core fed in
+//! random chunks. See `tests/data/README.md` for the layout and the expectation format.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dirgate_core::{FormatChoice, Options, Report, Validator};
+use serde_json::Value;
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
+}
+
+/// One fixture: its expectation file and the input files it names.
+struct Fixture {
+    name: String,
+    expect: Value,
+    inputs: Vec<PathBuf>,
+}
+
+fn fixtures() -> Vec<Fixture> {
+    let mut found = Vec::new();
+    for format in ["ldif", "csv"] {
+        for verdict in ["ok", "err"] {
+            let dir = data_dir().join(format).join(verdict);
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+            paths.sort();
+            for path in &paths {
+                let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let Some(stem) = file_name.strip_suffix(".expect.json") else { continue };
+                let expect: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let folder = dir.join(stem);
+                let inputs = if folder.is_dir() {
+                    let mut files: Vec<PathBuf> =
+                        std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+                    files.sort();
+                    files
+                } else {
+                    paths
+                        .iter()
+                        .filter(|p| {
+                            let n = p.file_name().unwrap().to_string_lossy();
+                            n.starts_with(&format!("{stem}.")) && !n.ends_with(".expect.json")
+                        })
+                        .cloned()
+                        .collect()
+                };
+                assert!(!inputs.is_empty(), "{}: no input file beside the expectation", path.display());
+                found.push(Fixture { name: format!("{format}/{verdict}/{stem}"), expect, inputs });
+            }
+        }
+    }
+    found
+}
+
+fn args_of(expect: &Value) -> Vec<String> {
+    expect["args"].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect()).unwrap_or_default()
+}
+
+/// `LINE severity code`, with the file name in front for multi-file fixtures and the column
+/// after the line when the expectation gives one.
+fn render(d: &Value, with_file: bool, with_column: bool) -> String {
+    let mut s = String::new();
+    if with_file {
+        let file = d["file"].as_str().unwrap();
+        s.push_str(Path::new(file).file_name().unwrap().to_str().unwrap());
+        s.push(':');
+    }
+    s.push_str(&d["line"].to_string());
+    if with_column {
+        if let Some(c) = d["column"].as_u64() {
+            s.push_str(&format!(":{c}"));
+        }
+    }
+    format!("{s} {} {}", d["severity"].as_str().unwrap(), d["code"].as_str().unwrap())
+}
+
+/// Compares the report with the expectation and lists every difference.
+fn differences(fixture: &Fixture, actual: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for key in ["valid", "format", "encoding", "bom", "counts", "domains"] {
+        let expected = &fixture.expect[key];
+        if expected.is_null() && key == "domains" {
+            continue;
+        }
+        if expected != &actual[key] {
+            problems.push(format!("{key}: expected {expected}, got {}", actual[key]));
+        }
+    }
+    let with_file = fixture.inputs.len() > 1;
+    let expected: Vec<String> =
+        fixture.expect["diagnostics"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect();
+    let got: Vec<&Value> = actual["diagnostics"].as_array().unwrap().iter().collect();
+    let rendered: Vec<String> = got
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let with_column = expected.get(i).is_some_and(|e| {
+                let position = e.split(' ').next().unwrap();
+                position.matches(':').count() > usize::from(with_file)
+            });
+            render(d, with_file, with_column)
+        })
+        .collect();
+    if rendered != expected {
+        problems.push(format!(
+            "diagnostics:\n      expected {expected:?}\n      got      {rendered:?}\n      messages {:?}",
+            got.iter().map(|d| d["message"].as_str().unwrap()).collect::<Vec<_>>()
+        ));
+    }
+    problems
+}
+
+fn run_check(fixture: &Fixture) -> (Value, Option<i32>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_dirgate"))
+        .arg("check")
+        .arg("--json")
+        .args(args_of(&fixture.expect))
+        .args(&fixture.inputs)
+        .output()
+        .expect("run dirgate check");
+    let stdout = String::from_utf8(output.stdout).expect("the report is UTF-8");
+    assert_eq!(stdout.lines().count(), 1, "{}: --json must print exactly one line", fixture.name);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{}: {e}: {stdout}", fixture.name));
+    (report, output.status.code())
+}
+
+#[test]
+fn every_fixture_matches_its_expectation() {
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 80, "the corpus has only {} fixtures", fixtures.len());
+    let mut failures = BTreeMap::new();
+    for fixture in &fixtures {
+        let (report, status) = run_check(fixture);
+        let mut problems = differences(fixture, &report);
+        let expected_status = if report["valid"] == Value::Bool(true) { 0 } else { 1 };
+        if status != Some(expected_status) {
+            problems.push(format!("exit status {status:?}, expected {expected_status}"));
+        }
+        let verdict_dir_valid = fixture.name.contains("/ok/");
+        if report["valid"].as_bool() != Some(verdict_dir_valid) {
+            problems.push(format!("the fixture sits in {} but valid is {}", if verdict_dir_valid { "ok/" } else { "err/" }, report["valid"]));
+        }
+        if !problems.is_empty() {
+            failures.insert(fixture.name.clone(), problems);
+        }
+    }
+    if !failures.is_empty() {
+        let mut message = format!("{} of {} fixtures differ:\n", failures.len(), fixtures.len());
+        for (name, problems) in &failures {
+            message.push_str(&format!("  {name}\n"));
+            for p in problems {
+                message.push_str(&format!("    {p}\n"));
+            }
+        }
+        panic!("{message}");
+    }
+}
+
+fn options_of(expect: &Value) -> Options {
+    let args = args_of(expect);
+    let mut options = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--domain" => {
+                options.managed_domains.push(args[i + 1].clone());
+                i += 1;
+            }
+            "--format" => {
+                options.format = match args[i + 1].as_str() {
+                    "ldif" => FormatChoice::Ldif,
+                    "csv" => FormatChoice::Csv,
+                    _ => FormatChoice::Auto,
+                };
+                i += 1;
+            }
+            other => panic!("unknown fixture argument {other}"),
+        }
+        i += 1;
+    }
+    options
+}
+
+/// A tiny deterministic generator, so that chunk splits are random but reproducible.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn validate_in_chunks(inputs: &[(String, Vec<u8>)], options: &Options, rng: Option<&mut SplitMix>) -> Report {
+    let mut validator = Validator::new(options.clone());
+    let mut rng = rng;
+    for (name, bytes) in inputs {
+        validator.begin_file(name.clone());
+        match rng.as_deref_mut() {
+            None => validator.feed(bytes),
+            Some(rng) => {
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    // Mostly tiny chunks, to split BOMs, CRLFs, UTF-8 and UTF-16 sequences.
+                    let limit = if rng.next() % 4 == 0 { 4096 } else { 7 };
+                    let n = (rng.next() % limit + 1).min(rest.len() as u64) as usize;
+                    validator.feed(&rest[..n]);
+                    rest = &rest[n..];
+                }
+            }
+        }
+        validator.end_file();
+    }
+    validator.finish().report
+}
+
+#[test]
+fn chunk_boundaries_never_change_the_report() {
+    let mut rng = SplitMix(0x5EED);
+    for fixture in fixtures() {
+        let options = options_of(&fixture.expect);
+        let inputs: Vec<(String, Vec<u8>)> = fixture
+            .inputs
+            .iter()
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(p).unwrap()))
+            .collect();
+        let whole = validate_in_chunks(&inputs, &options, None);
+        for _ in 0..3 {
+            let chunked = validate_in_chunks(&inputs, &options, Some(&mut rng));
+            assert_eq!(whole, chunked, "{}: the report depends on chunk boundaries", fixture.name);
+        }
+    }
+}
+
+/// A file that is one 10 MB line must be refused line by line, not buffered whole.
+#[test]
+fn ten_megabyte_single_line_is_refused() {
+    let dir = std::env::temp_dir().join(format!("dirgate-fixture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("one-line.csv");
+    let mut line = String::from("john@example.com,");
+    line.push_str(&"x".repeat(10 * 1024 * 1024));
+    std::fs::write(&path, &line).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_dirgate")).args(["check", "--json"]).arg(&path).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let codes: Vec<&str> = report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["line-too-long", "empty-file"]);
+    assert_eq!(report["diagnostics"][0]["line"], 1);
+}
+
+/// Exit status 2 when the command cannot run, with nothing on standard output.
+#[test]
+fn unreadable_file_exits_with_two() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dirgate"))
+        .args(["check", "--json", "/nonexistent/dirgate/users.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
+}
