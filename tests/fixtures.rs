@@ -34,8 +34,11 @@ fn fixtures() -> Vec<Fixture> {
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 let folder = dir.join(stem);
                 let inputs = if folder.is_dir() {
-                    let mut files: Vec<PathBuf> =
-                        std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+                    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .filter(|p| p.is_file())
+                        .collect();
                     files.sort();
                     files
                 } else {
@@ -70,10 +73,8 @@ fn render(d: &Value, with_file: bool, with_column: bool) -> String {
         s.push(':');
     }
     s.push_str(&d["line"].to_string());
-    if with_column {
-        if let Some(c) = d["column"].as_u64() {
-            s.push_str(&format!(":{c}"));
-        }
+    if let (true, Some(c)) = (with_column, d["column"].as_u64()) {
+        s.push_str(&format!(":{c}"));
     }
     format!("{s} {} {}", d["severity"].as_str().unwrap(), d["code"].as_str().unwrap())
 }
@@ -142,7 +143,11 @@ fn every_fixture_matches_its_expectation() {
         }
         let verdict_dir_valid = fixture.name.contains("/ok/");
         if report["valid"].as_bool() != Some(verdict_dir_valid) {
-            problems.push(format!("the fixture sits in {} but valid is {}", if verdict_dir_valid { "ok/" } else { "err/" }, report["valid"]));
+            problems.push(format!(
+                "the fixture sits in {} but valid is {}",
+                if verdict_dir_valid { "ok/" } else { "err/" },
+                report["valid"]
+            ));
         }
         if !problems.is_empty() {
             failures.insert(fixture.name.clone(), problems);
@@ -252,7 +257,8 @@ fn ten_megabyte_single_line_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(output.status.code(), Some(1));
-    let codes: Vec<&str> = report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> =
+        report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["line-too-long", "empty-file"]);
     assert_eq!(report["diagnostics"][0]["line"], 1);
 }

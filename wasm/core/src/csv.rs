@@ -91,46 +91,57 @@ impl CsvParser {
     }
 
     pub(crate) fn line(&mut self, sink: &mut Sink<'_>, text: &str, number: u64) {
-        if !self.pending.is_empty() {
-            if self.pending.len() + text.len() + 1 > self.max_record {
-                let line = self.pending_line;
-                self.pending.clear();
-                sink.diags.push(Code::LineTooLong, Position::line(sink.file, line), || {
-                    "this quoted field runs on for more than the limit; is a closing quote missing? The row was skipped"
-                        .to_owned()
-                });
-                return;
-            }
-            let mut pending = std::mem::take(&mut self.pending);
-            pending.push('\n');
-            pending.push_str(text);
-            let line = self.pending_line;
-            self.record(sink, &pending, line);
-            if self.pending.is_empty() {
-                // Give the buffer back so its capacity is reused.
-                pending.clear();
-                self.pending = pending;
+        if self.pending.is_empty() {
+            self.record(sink, text, number);
+            return;
+        }
+        self.pending.push('\n');
+        self.pending.push_str(text);
+        // Only the new line is scanned, so a long quoted field costs linear time.
+        let delimiter = self.delimiter.unwrap_or(b',');
+        let state = scan_quotes(text.as_bytes(), delimiter, QuoteState { in_quotes: true, field_start: false });
+        if state.in_quotes {
+            if self.pending.len() > self.max_record {
+                self.abandon_open_quote(sink);
             }
             return;
         }
-        self.record(sink, text, number);
+        let pending = std::mem::take(&mut self.pending);
+        self.record(sink, &pending, self.pending_line);
+        if self.pending.is_empty() {
+            // Give the buffer back so that its capacity is reused.
+            self.pending = pending;
+            self.pending.clear();
+        }
+    }
+
+    /// A quote that never closes (by the end of the file, or within the size limit) is far more
+    /// likely a typo than a huge field: report it, skip its row, and read the lines it swallowed
+    /// as rows again so that nothing after the typo is lost.
+    fn abandon_open_quote(&mut self, sink: &mut Sink<'_>) {
+        let pending = std::mem::take(&mut self.pending);
+        let first = self.pending_line;
+        sink.diags.push(Code::UnterminatedQuote, Position::line(sink.file, first), || {
+            "a quote opened on this line is never closed; this row was skipped and the lines after it were read as rows"
+                .to_owned()
+        });
+        for (i, line) in pending.split('\n').enumerate().skip(1) {
+            self.line(sink, line, first + i as u64);
+        }
     }
 
     pub(crate) fn overlong_line(&mut self, sink: &mut Sink<'_>, number: u64, len: u64) {
-        self.pending.clear();
+        if !self.pending.is_empty() {
+            self.abandon_open_quote(sink);
+        }
         sink.diags.push(Code::LineTooLong, Position::line(sink.file, number), || {
             format!("this line is {len} bytes long, over the limit; it was skipped")
         });
     }
 
     pub(crate) fn finish(&mut self, sink: &mut Sink<'_>) {
-        if !self.pending.is_empty() {
-            let line = self.pending_line;
-            self.pending.clear();
-            sink.diags.push(Code::UnterminatedQuote, Position::line(sink.file, line), || {
-                "a quote opened on this line is never closed; the rest of the file was read as one field and skipped"
-                    .to_owned()
-            });
+        while !self.pending.is_empty() {
+            self.abandon_open_quote(sink);
         }
     }
 
@@ -212,6 +223,10 @@ impl CsvParser {
             _ => "recipients (email, name)",
         };
         let position = Position::line(sink.file, number);
+        sink.diags.push(Code::HeaderRow, position, || match layout {
+            Layout::Unusable => "the first row is a header".to_owned(),
+            _ => format!("the first row is a header; rows are read as {kind}"),
+        });
         if layout == Layout::Unusable {
             sink.diags.push(Code::NoAddressColumn, position, || {
                 format!(
@@ -221,7 +236,6 @@ impl CsvParser {
             });
             return layout;
         }
-        sink.diags.push(Code::HeaderRow, position, || format!("the first row is a header; rows are read as {kind}"));
         for (i, cell) in cells.iter().enumerate() {
             if !used.contains(&i) && !cell.trim().is_empty() {
                 sink.diags.push(Code::IgnoredColumn, at(sink.file, number, text, fields[i].start), || {
@@ -235,14 +249,11 @@ impl CsvParser {
     fn row(&mut self, sink: &mut Sink<'_>, text: &str, fields: &[Field], number: u64) {
         let Some(layout) = self.layout.clone() else { return };
         let file = sink.file;
-        let cell = |i: Option<usize>| -> Option<Located<'_>> {
-            let i = i?;
-            let f = fields.get(i)?;
-            Some(Located { text: raw_value(text, f), at: at(file, number, text, f.start) })
-        };
-        let width = match layout {
-            Layout::TwoColumn => 2,
-            Layout::Recipients { width, .. } | Layout::Aliases { width, .. } | Layout::Groups { width, .. } => width,
+        let (width, columns) = match layout {
+            Layout::TwoColumn => (2, [Some(0), Some(1), None]),
+            Layout::Recipients { email, name, width } => (width, [Some(email), name, None]),
+            Layout::Aliases { alias, email, width } => (width, [Some(alias), Some(email), None]),
+            Layout::Groups { group, email, member, width } => (width, [group, email, member]),
             Layout::Unusable => return,
         };
         self.records += 1;
@@ -257,17 +268,20 @@ impl CsvParser {
             });
             return;
         }
+        // The (up to three) cells this layout reads, unescaped, with their positions.
+        let cells = columns.map(|column| {
+            let f = fields.get(column?)?;
+            let text_value = value(text, f);
+            (!text_value.trim().is_empty()).then(|| (text_value, at(file, number, text, f.start)))
+        });
+        let [first, second, third] = &cells;
         match layout {
             Layout::TwoColumn | Layout::Recipients { .. } => {
-                let (email, name) = match layout {
-                    Layout::Recipients { email, name, .. } => (cell(Some(email)), cell(name)),
-                    _ => (cell(Some(0)), cell(Some(1))),
-                };
-                let Some(email) = email.filter(|e| !e.text.trim().is_empty()) else {
+                let Some(email) = located(first) else {
                     missing_address(sink, number, "an address");
                     return;
                 };
-                let name = match name {
+                let name = match located(second) {
                     Some(name) => {
                         let trimmed = name.text.trim();
                         if trimmed.contains('@') && is_other_address(trimmed, email.text) {
@@ -286,27 +300,22 @@ impl CsvParser {
                 sink.builder
                     .add_mailbox(sink.diags, MailboxDraft { dn: None, name, primary: email, aliases: Vec::new() });
             }
-            Layout::Aliases { alias, email, .. } => {
-                let alias = cell(Some(alias)).filter(|a| !a.text.trim().is_empty());
-                let target = cell(Some(email)).filter(|t| !t.text.trim().is_empty());
-                match (alias, target) {
-                    (Some(alias), Some(target)) => sink.builder.add_alias(sink.diags, alias, target),
-                    (None, _) => missing_address(sink, number, "an alias address"),
-                    (_, None) => missing_address(sink, number, "the address the alias delivers to"),
-                }
-            }
-            Layout::Groups { group, email, member, .. } => {
-                let name = cell(group).map(|g| g.text.trim()).filter(|g| !g.is_empty());
-                let address = cell(email).filter(|e| !e.text.trim().is_empty());
-                let name = match (name, &address) {
-                    (Some(name), _) => name.to_owned(),
+            Layout::Aliases { .. } => match (located(first), located(second)) {
+                (Some(alias), Some(target)) => sink.builder.add_alias(sink.diags, alias, target),
+                (None, _) => missing_address(sink, number, "an alias address"),
+                (_, None) => missing_address(sink, number, "the address the alias delivers to"),
+            },
+            Layout::Groups { .. } => {
+                let address = located(second);
+                let name = match (located(first), &address) {
+                    (Some(name), _) => name.text.trim().to_owned(),
                     (None, Some(address)) => address.text.trim().to_owned(),
                     (None, None) => {
                         missing_address(sink, number, "a group name or address");
                         return;
                     }
                 };
-                let members = cell(member).into_iter().filter(|m| !m.text.trim().is_empty()).collect();
+                let members = located(third).into_iter().collect();
                 sink.builder.add_group(
                     sink.diags,
                     GroupDraft { dn: None, name, address, aliases: Vec::new(), members, merge_silently: true },
@@ -324,7 +333,7 @@ fn name_value(sink: &mut Sink<'_>, name: Located<'_>) -> Option<String> {
             format!("the name `{trimmed}` has spaces around it; they were removed")
         });
     }
-    (!trimmed.is_empty()).then(|| unescape(trimmed).into_owned())
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 fn is_other_address(candidate: &str, email: &str) -> bool {
@@ -372,6 +381,38 @@ fn sniff_delimiter(text: &str) -> u8 {
         }
     }
     delimiters[best]
+}
+
+#[derive(Clone, Copy, Debug)]
+struct QuoteState {
+    in_quotes: bool,
+    field_start: bool,
+}
+
+/// Follows quoting through `text` the way [`split_record`] does, to learn whether a quoted field
+/// is still open at its end.
+fn scan_quotes(text: &[u8], delimiter: u8, mut state: QuoteState) -> QuoteState {
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if state.in_quotes {
+            if b == b'"' {
+                if text.get(i + 1) == Some(&b'"') {
+                    i += 2;
+                    continue;
+                }
+                state = QuoteState { in_quotes: false, field_start: false };
+            }
+        } else if b == delimiter {
+            state.field_start = true;
+        } else if b == b'"' && state.field_start {
+            state = QuoteState { in_quotes: true, field_start: false };
+        } else if b != b' ' {
+            state.field_start = false;
+        }
+        i += 1;
+    }
+    state
 }
 
 /// Splits one record into fields following RFC 4180, leniently: a quote inside an unquoted
@@ -435,11 +476,23 @@ fn split_record(text: &str, delimiter: u8, fields: &mut Vec<Field>, stray: &mut 
 }
 
 fn raw_value<'a>(text: &'a str, f: &Field) -> &'a str {
+    // Field boundaries are always on ASCII delimiters or quotes, so they are char boundaries.
     &text[f.start..f.end]
 }
 
+fn located<'a>(cell: &'a Option<(Cow<'_, str>, Position)>) -> Option<Located<'a>> {
+    cell.as_ref().map(|(text, at)| Located { text, at: *at })
+}
+
+/// A field's value: `""` escapes undone, and the `'` that spreadsheet-safe exports (ours among
+/// them) put before a leading `=`, `+`, `-`, `@`, TAB or CR removed, so that exports re-import
+/// losslessly.
 fn value<'a>(text: &'a str, f: &Field) -> Cow<'a, str> {
     let raw = raw_value(text, f);
+    let raw = match raw.as_bytes() {
+        [b'\'', b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r', ..] => &raw[1..],
+        _ => raw,
+    };
     if f.escaped { unescape(raw) } else { Cow::Borrowed(raw) }
 }
 

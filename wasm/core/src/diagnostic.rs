@@ -256,9 +256,10 @@ impl Diagnostics {
 
     /// Sorts by file, line, column and emission order, and resolves file names.
     pub(crate) fn into_parts(mut self, file_names: &[String]) -> (Vec<Diagnostic>, BTreeMap<String, u64>) {
-        self.stored.sort_by(|a, b| {
-            (a.0.file, a.0.line, a.0.column.unwrap_or(0), a.1).cmp(&(b.0.file, b.0.line, b.0.column.unwrap_or(0), b.1))
-        });
+        // How a file was read comes before what was found in it.
+        let rank = |code: Code| u8::from(code != Code::EncodingDetected);
+        self.stored
+            .sort_by_key(|(at, sequence, code, _)| (at.file, at.line, at.column.unwrap_or(0), rank(*code), *sequence));
         let diagnostics = self
             .stored
             .into_iter()

@@ -542,11 +542,9 @@ impl LineContext<'_> {
             Parser::Csv(p) => p.line(sink, &text, line.number),
             Parser::Undecided(held) => {
                 let trimmed = text.trim_start_matches('\u{feff}');
-                if trimmed.trim().is_empty() || trimmed.starts_with('#') {
-                    if held.len() < MAX_UNDECIDED_LINES {
-                        held.push((line.number, trimmed.to_owned()));
-                        return;
-                    }
+                if (trimmed.trim().is_empty() || trimmed.starts_with('#')) && held.len() < MAX_UNDECIDED_LINES {
+                    held.push((line.number, trimmed.to_owned()));
+                    return;
                 }
                 let is_ldif = starts_with_ignore_case(trimmed, "dn:") || starts_with_ignore_case(trimmed, "version:");
                 self.decide(sink, parser, is_ldif);
