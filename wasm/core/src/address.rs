@@ -137,31 +137,33 @@ fn is_atext(b: u8) -> bool {
 
 /// Parses and normalises one address. The input must already be trimmed.
 pub fn parse_address(raw: &str) -> Result<Address, AddressError> {
+    let (address, non_ascii_local) = normalise(raw)?;
+    let key = key_of(&address);
+    Ok(Address { address, key, non_ascii_local })
+}
+
+/// [`parse_address`] without the comparison key: the stored form, and whether the local part
+/// is non-ASCII. The address is built in one allocation, which matters at a million rows.
+pub(crate) fn normalise(raw: &str) -> Result<(String, bool), AddressError> {
     if raw.is_empty() {
         return Err(AddressError::Empty);
     }
     let (local, domain) = split_at_sign(raw)?;
     let non_ascii_local = check_local_part(local)?;
-    let domain = normalise_domain(domain)?;
     let mut address = String::with_capacity(local.len() + 1 + domain.len());
     address.push_str(local);
     address.push('@');
-    address.push_str(&domain);
+    push_domain(&mut address, domain)?;
     if address.len() > MAX_ADDRESS_BYTES {
         return Err(AddressError::TooLong(address.len()));
     }
-    let key = comparison_key(&address, local.len());
-    Ok(Address { address, key, non_ascii_local })
+    Ok((address, non_ascii_local))
 }
 
 /// The case-insensitive key of a normalised address: the local part lower-cased (the domain is
 /// already lower-case).
 pub fn key_of(address: &str) -> String {
     let local_len = address.rfind('@').unwrap_or(address.len());
-    comparison_key(address, local_len)
-}
-
-fn comparison_key(address: &str, local_len: usize) -> String {
     let (local, rest) = address.split_at(local_len);
     if local.is_ascii() {
         address.to_ascii_lowercase()
@@ -170,6 +172,32 @@ fn comparison_key(address: &str, local_len: usize) -> String {
         key.push_str(rest);
         key
     }
+}
+
+/// The hash of a normalised address's [`key_of`], computed without allocating for the common
+/// ASCII case. Equal keys always hash equally, whichever path computed them.
+pub(crate) fn key_hash(state: &impl std::hash::BuildHasher, address: &str) -> u64 {
+    let mut buffer = [0u8; 256];
+    if address.len() <= buffer.len() && address.is_ascii() {
+        let lowered = &mut buffer[..address.len()];
+        for (to, from) in lowered.iter_mut().zip(address.bytes()) {
+            *to = from.to_ascii_lowercase();
+        }
+        state.hash_one(&*lowered)
+    } else {
+        state.hash_one(key_of(address).as_bytes())
+    }
+}
+
+/// Whether two normalised addresses have the same [`key_of`].
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    if a.is_ascii() && b.is_ascii() {
+        return false;
+    }
+    key_of(a) == key_of(b)
 }
 
 fn split_at_sign(raw: &str) -> Result<(&str, &str), AddressError> {
@@ -209,17 +237,27 @@ fn check_local_part(local: &str) -> Result<bool, AddressError> {
     if bytes[0] == b'"' {
         return check_quoted_local_part(local);
     }
-    if bytes[0] == b'.' || bytes[bytes.len() - 1] == b'.' || memchr::memmem::find(bytes, b"..").is_some() {
+    if bytes[0] == b'.' || bytes[bytes.len() - 1] == b'.' {
         return Err(AddressError::LocalPartDots);
     }
     let mut non_ascii = false;
+    let mut previous_dot = false;
     for (i, &b) in bytes.iter().enumerate() {
         if b >= 0x80 {
             non_ascii = true;
-        } else if !(is_atext(b) || b == b'.') {
+        } else if b == b'.' {
+            if previous_dot {
+                return Err(AddressError::LocalPartDots);
+            }
+        } else if !is_atext(b) {
+            // Dots are reported before characters, wherever the two dots are.
+            if memchr::memmem::find(&bytes[i..], b"..").is_some() {
+                return Err(AddressError::LocalPartDots);
+            }
             let c = local[i..].chars().next().unwrap_or('?');
             return Err(AddressError::LocalPartCharacter(c));
         }
+        previous_dot = b == b'.';
     }
     if non_ascii {
         // SMTPUTF8 permits UTF-8 in the local part, but never control or space characters.
@@ -250,44 +288,57 @@ fn check_quoted_local_part(local: &str) -> Result<bool, AddressError> {
 
 /// Lower-cases the domain, converts it to A-labels, and checks every label.
 pub fn normalise_domain(domain: &str) -> Result<String, AddressError> {
+    let mut out = String::with_capacity(domain.len());
+    push_domain(&mut out, domain)?;
+    Ok(out)
+}
+
+/// Appends the normalised form of `domain` to `out`, checking every label.
+fn push_domain(out: &mut String, domain: &str) -> Result<(), AddressError> {
     if domain.is_empty() {
         return Err(AddressError::EmptyDomain);
     }
     if domain.starts_with('[') {
         return Err(AddressError::IpLiteral);
     }
-    let needs_idna = !domain.is_ascii() || contains_ace_label(domain);
-    let domain = if needs_idna {
+    let start = out.len();
+    if !domain.is_ascii() || contains_ace_label(domain.as_bytes()) {
         if let Some(c) = domain.chars().find(|c| c.is_whitespace() || c.is_control()) {
             return Err(AddressError::DomainCharacter(c));
         }
-        idna::domain_to_ascii(domain).map_err(|_| AddressError::Idna)?
+        out.push_str(&idna::domain_to_ascii(domain).map_err(|_| AddressError::Idna)?);
     } else {
-        domain.to_ascii_lowercase()
-    };
-    check_labels(&domain)?;
-    Ok(domain)
+        out.extend(domain.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    }
+    check_labels(&out.as_bytes()[start..])
 }
 
-fn contains_ace_label(domain: &str) -> bool {
-    domain.split('.').any(|label| label.len() >= 4 && label.as_bytes()[..4].eq_ignore_ascii_case(b"xn--"))
+fn contains_ace_label(domain: &[u8]) -> bool {
+    memchr::memchr_iter(b'-', domain).any(|i| {
+        // An ACE label starts `xn--`: look for the `--` at a label's third and fourth bytes.
+        i >= 2
+            && domain.get(i + 1) == Some(&b'-')
+            && domain[i - 2].eq_ignore_ascii_case(&b'x')
+            && domain[i - 1].eq_ignore_ascii_case(&b'n')
+            && (i == 2 || domain[i - 3] == b'.')
+    })
 }
 
-fn check_labels(domain: &str) -> Result<(), AddressError> {
+fn check_labels(domain: &[u8]) -> Result<(), AddressError> {
     let mut labels = 0;
-    let mut last = "";
-    for label in domain.split('.') {
+    let mut last = &domain[..0];
+    for label in domain.split(|&b| b == b'.') {
         if label.is_empty() {
             return Err(AddressError::EmptyLabel);
         }
         if label.len() > MAX_LABEL_BYTES {
             return Err(AddressError::LabelTooLong(label.len()));
         }
-        if let Some(&b) = label.as_bytes().iter().find(|b| !(b.is_ascii_alphanumeric() || **b == b'-')) {
+        if let Some(&b) = label.iter().find(|b| !(b.is_ascii_alphanumeric() || **b == b'-')) {
             let c = if b.is_ascii() { b as char } else { '?' };
             return Err(AddressError::DomainCharacter(c));
         }
-        if label.starts_with('-') || label.ends_with('-') {
+        if label[0] == b'-' || label[label.len() - 1] == b'-' {
             return Err(AddressError::LabelHyphen);
         }
         labels += 1;
@@ -296,7 +347,7 @@ fn check_labels(domain: &str) -> Result<(), AddressError> {
     if labels < 2 {
         return Err(AddressError::SingleLabelDomain);
     }
-    if last.bytes().all(|b| b.is_ascii_digit()) {
+    if last.iter().all(u8::is_ascii_digit) {
         return Err(AddressError::NumericTopLevel);
     }
     Ok(())

@@ -6,9 +6,11 @@
 //! the per-domain counts. Its memory is bounded by the number of unique addresses, never by
 //! the size of the files that fed it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use crate::address::{self, Address};
+use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
+
+use crate::address::{self, AddressError};
 use crate::diagnostic::{Code, Diagnostics, Position};
 
 /// A mailbox's primary address: a valid recipient.
@@ -172,6 +174,8 @@ impl Kind {
 struct Slot {
     kind: Kind,
     index: u32,
+    /// The key's hash, kept so that growing the table never touches the stored addresses.
+    hash: u64,
 }
 
 #[derive(Debug)]
@@ -188,15 +192,62 @@ struct GroupState {
     members: Vec<Member>,
 }
 
+/// The records accepted so far, in the order first seen.
+#[derive(Debug, Default)]
+struct Records {
+    recipients: Vec<Recipient>,
+    aliases: Vec<Alias>,
+    groups: Vec<GroupState>,
+}
+
+impl Records {
+    /// The stored address a slot of the index stands for.
+    fn address(&self, slot: &Slot) -> &str {
+        let i = slot.index as usize;
+        match slot.kind {
+            Kind::Recipient => &self.recipients[i].address,
+            Kind::Alias => &self.aliases[i].address,
+            Kind::Group => self.groups[i].address.as_deref().unwrap_or(""),
+        }
+    }
+}
+
+/// Every address of the import, case-insensitively, without a second copy of any of them: the
+/// table holds only slots into [`Records`], and hashes and compares the stored addresses.
+#[derive(Debug, Default)]
+struct AddressIndex {
+    table: HashTable<Slot>,
+    state: DefaultHashBuilder,
+}
+
+impl AddressIndex {
+    fn hash(&self, address: &str) -> u64 {
+        address::key_hash(&self.state, address)
+    }
+
+    fn find(&self, records: &Records, address: &str, hash: u64) -> Option<Slot> {
+        self.table.find(hash, |slot| slot.hash == hash && address::same_key(records.address(slot), address)).copied()
+    }
+
+    /// Adds a slot whose record has already been pushed.
+    fn insert(&mut self, slot: Slot) {
+        self.table.insert_unique(slot.hash, slot, |s| s.hash);
+    }
+}
+
+/// An address that passed every check, with the hash of its key.
+struct Keyed {
+    address: String,
+    hash: u64,
+}
+
 /// Applies the cross-record rules as records arrive.
 #[derive(Debug)]
 pub(crate) struct DirectoryBuilder {
     managed: Option<HashSet<String>>,
-    index: HashMap<String, Slot>,
-    recipients: Vec<Recipient>,
-    aliases: Vec<Alias>,
+    index: AddressIndex,
+    records: Records,
     alias_positions: Vec<Position>,
-    groups: Vec<GroupState>,
     groups_without_address: HashMap<String, u32>,
     dn_to_address: HashMap<String, String>,
     skipped: u64,
@@ -213,11 +264,9 @@ impl DirectoryBuilder {
         });
         DirectoryBuilder {
             managed,
-            index: HashMap::new(),
-            recipients: Vec::new(),
-            aliases: Vec::new(),
+            index: AddressIndex::default(),
+            records: Records::default(),
             alias_positions: Vec::new(),
-            groups: Vec::new(),
             groups_without_address: HashMap::new(),
             dn_to_address: HashMap::new(),
             skipped: 0,
@@ -227,7 +276,7 @@ impl DirectoryBuilder {
 
     /// How many records have been accepted so far, for progress reports.
     pub(crate) fn record_count(&self) -> u64 {
-        (self.recipients.len() + self.aliases.len() + self.groups.len()) as u64
+        (self.records.recipients.len() + self.records.aliases.len() + self.records.groups.len()) as u64
     }
 
     /// Counts an entry that carried no address at all.
@@ -241,7 +290,18 @@ impl DirectoryBuilder {
 
     /// Trims, parses and checks one address, reporting every problem. Returns the address only
     /// when it may be stored.
-    fn accept(&mut self, diags: &mut Diagnostics, raw: Located<'_>) -> Option<Address> {
+    fn accept(&mut self, diags: &mut Diagnostics, raw: Located<'_>) -> Option<Keyed> {
+        let parsed = address::normalise(raw.text.trim());
+        self.accept_parsed(diags, raw, parsed)
+    }
+
+    /// [`Self::accept`] for an address already parsed from `raw.text.trim()`.
+    fn accept_parsed(
+        &mut self,
+        diags: &mut Diagnostics,
+        raw: Located<'_>,
+        parsed: Result<(String, bool), AddressError>,
+    ) -> Option<Keyed> {
         let trimmed = raw.text.trim();
         let mut at = raw.at;
         if trimmed.len() != raw.text.len() {
@@ -251,8 +311,8 @@ impl DirectoryBuilder {
             });
             at.column = at.column.map(|c| c + raw.text[..leading].chars().count() as u32);
         }
-        let address = match address::parse_address(trimmed) {
-            Ok(address) => address,
+        let (address, non_ascii_local) = match parsed {
+            Ok(parsed) => parsed,
             Err(error) => {
                 diags.push(Code::InvalidAddress, at, || {
                     format!("`{}` is not a valid address: {error}", printable(trimmed))
@@ -260,54 +320,50 @@ impl DirectoryBuilder {
                 return None;
             }
         };
-        if address.non_ascii_local {
+        if non_ascii_local {
             diags.push(Code::NonAsciiLocalPart, at, || {
                 format!(
-                    "`{}` has non-ASCII characters before the `@`; only mail servers with SMTPUTF8 can deliver to it",
-                    address.address
+                    "`{address}` has non-ASCII characters before the `@`; only mail servers with SMTPUTF8 can deliver to it"
                 )
             });
         }
-        if !self.is_managed(address.domain()) {
+        let domain = address::domain_of(&address);
+        if !self.is_managed(domain) {
             self.unmanaged += 1;
             diags.push(Code::UnmanagedDomain, at, || {
-                format!(
-                    "`{}` is in {}, which is not one of your managed domains; it was left out",
-                    address.address,
-                    address.domain()
-                )
+                format!("`{address}` is in {domain}, which is not one of your managed domains; it was left out")
             });
             return None;
         }
-        Some(address)
+        let hash = self.index.hash(&address);
+        Some(Keyed { address, hash })
     }
 
-    /// Parses an address only to learn its normalised form, for DN resolution of mailboxes in
-    /// unmanaged domains. Reports nothing.
-    fn normalised_quietly(raw: &str) -> Option<String> {
-        address::parse_address(raw.trim()).ok().map(|a| a.address)
+    fn find(&self, keyed: &Keyed) -> Option<Slot> {
+        self.index.find(&self.records, &keyed.address, keyed.hash)
     }
 
     pub(crate) fn add_mailbox(&mut self, diags: &mut Diagnostics, draft: MailboxDraft<'_>) {
-        let primary = self.accept(diags, draft.primary);
-        let Some(primary) = primary else {
+        let Some(primary) = self.accept(diags, draft.primary) else {
             // The entry cannot be a recipient here. If it was only out of our domains, its
             // managed aliases still matter and still point to it.
-            let Some(unmanaged_primary) = Self::normalised_quietly(draft.primary.text) else { return };
+            let Ok((unmanaged_primary, _)) = address::normalise(draft.primary.text.trim()) else { return };
             if let Some(dn) = draft.dn {
                 self.dn_to_address.insert(normalise_dn(dn), unmanaged_primary.clone());
             }
-            self.add_entry_aliases(diags, &draft.aliases, &unmanaged_primary, &address::key_of(&unmanaged_primary));
+            self.add_entry_aliases(diags, &draft.aliases, &unmanaged_primary);
             return;
         };
-        match self.index.get(&primary.key).copied() {
+        // LDIF entries need the address again for their DN and aliases; CSV rows do not.
+        let copy = (draft.dn.is_some() || !draft.aliases.is_empty()).then(|| primary.address.clone());
+        match self.find(&primary) {
             None => {
-                let index = self.recipients.len() as u32;
-                self.recipients.push(Recipient { address: primary.address.clone(), name: draft.name });
-                self.index.insert(primary.key.clone(), Slot { kind: Kind::Recipient, index });
+                let slot = Slot { kind: Kind::Recipient, index: self.records.recipients.len() as u32, hash: primary.hash };
+                self.records.recipients.push(Recipient { address: primary.address, name: draft.name });
+                self.index.insert(slot);
             }
-            Some(Slot { kind: Kind::Recipient, index }) => {
-                let existing = &mut self.recipients[index as usize];
+            Some(Slot { kind: Kind::Recipient, index, .. }) => {
+                let existing = &mut self.records.recipients[index as usize];
                 diags.push(Code::DuplicateAddress, draft.primary.at, || {
                     format!("`{}` is already listed as `{}`; the first one is kept", primary.address, existing.address)
                 });
@@ -326,23 +382,26 @@ impl DirectoryBuilder {
                 return;
             }
         }
-        if let Some(dn) = draft.dn {
-            self.dn_to_address.insert(normalise_dn(dn), primary.address.clone());
+        if let Some(address) = copy {
+            if let Some(dn) = draft.dn {
+                self.dn_to_address.insert(normalise_dn(dn), address.clone());
+            }
+            self.add_entry_aliases(diags, &draft.aliases, &address);
         }
-        self.add_entry_aliases(diags, &draft.aliases, &primary.address, &primary.key);
     }
 
-    fn add_entry_aliases(&mut self, diags: &mut Diagnostics, aliases: &[Located<'_>], target: &str, target_key: &str) {
+    fn add_entry_aliases(&mut self, diags: &mut Diagnostics, aliases: &[Located<'_>], target: &str) {
         let mut seen: Vec<String> = Vec::new();
         for raw in aliases {
-            // Repeats inside one entry (mail equal to the SMTP: address) are normal, not noise.
-            if let Ok(quick) = address::parse_address(raw.text.trim()) {
-                if quick.key == target_key || seen.contains(&quick.key) {
+            let parsed = address::normalise(raw.text.trim());
+            if let Ok((quick, _)) = &parsed {
+                // Repeats inside one entry (mail equal to the SMTP: address) are normal, not noise.
+                if address::same_key(quick, target) || seen.iter().any(|s| address::same_key(s, quick)) {
                     continue;
                 }
-                seen.push(quick.key);
+                seen.push(quick.clone());
             }
-            if let Some(alias) = self.accept(diags, *raw) {
+            if let Some(alias) = self.accept_parsed(diags, *raw, parsed) {
                 self.register_alias(diags, alias, target, raw.at);
             }
         }
@@ -352,8 +411,8 @@ impl DirectoryBuilder {
     pub(crate) fn add_alias(&mut self, diags: &mut Diagnostics, alias: Located<'_>, target: Located<'_>) {
         let alias_address = self.accept(diags, alias);
         let target_trimmed = target.text.trim();
-        let target_address = match address::parse_address(target_trimmed) {
-            Ok(a) => a,
+        let target_address = match address::normalise(target_trimmed) {
+            Ok((a, _)) => a,
             Err(error) => {
                 diags.push(Code::InvalidAddress, target.at, || {
                     format!("the alias target `{}` is not a valid address: {error}", printable(target_trimmed))
@@ -362,26 +421,26 @@ impl DirectoryBuilder {
             }
         };
         let Some(alias_address) = alias_address else { return };
-        if alias_address.key == target_address.key {
+        if address::same_key(&alias_address.address, &target_address) {
             diags.push(Code::SelfAlias, alias.at, || {
                 format!("`{}` is an alias of itself; an alias must point to another address", alias_address.address)
             });
             return;
         }
-        self.register_alias(diags, alias_address, &target_address.address, alias.at);
+        self.register_alias(diags, alias_address, &target_address, alias.at);
     }
 
-    fn register_alias(&mut self, diags: &mut Diagnostics, alias: Address, target: &str, at: Position) {
-        match self.index.get(&alias.key).copied() {
+    fn register_alias(&mut self, diags: &mut Diagnostics, alias: Keyed, target: &str, at: Position) {
+        match self.find(&alias) {
             None => {
-                let index = self.aliases.len() as u32;
-                self.aliases.push(Alias { address: alias.address, target: target.to_owned() });
+                let slot = Slot { kind: Kind::Alias, index: self.records.aliases.len() as u32, hash: alias.hash };
+                self.records.aliases.push(Alias { address: alias.address, target: target.to_owned() });
                 self.alias_positions.push(at);
-                self.index.insert(alias.key, Slot { kind: Kind::Alias, index });
+                self.index.insert(slot);
             }
-            Some(Slot { kind: Kind::Alias, index }) => {
-                let existing = &self.aliases[index as usize];
-                if address::key_of(&existing.target) == address::key_of(target) {
+            Some(Slot { kind: Kind::Alias, index, .. }) => {
+                let existing = &self.records.aliases[index as usize];
+                if address::same_key(&existing.target, target) {
                     diags.push(Code::DuplicateAddress, at, || {
                         format!("the alias `{}` is listed twice; the first one is kept", alias.address)
                     });
@@ -416,8 +475,8 @@ impl DirectoryBuilder {
         };
         let members = self.group_members(diags, &draft.members);
         let index = match &address {
-            Some((address, at)) => match self.index.get(&address.key).copied() {
-                Some(Slot { kind: Kind::Group, index }) => {
+            Some((address, at)) => match self.find(address) {
+                Some(Slot { kind: Kind::Group, index, .. }) => {
                     if !draft.merge_silently {
                         diags.push(Code::DuplicateAddress, *at, || {
                             format!("the group address `{}` is listed twice; the members were merged", address.address)
@@ -443,30 +502,35 @@ impl DirectoryBuilder {
                     None => format!("name:{}", draft.name.to_lowercase()),
                 };
                 self.groups_without_address.get(&key).copied().or_else(|| {
-                    self.groups_without_address.insert(key, self.groups.len() as u32);
+                    self.groups_without_address.insert(key, self.records.groups.len() as u32);
                     None
                 })
             }
         };
         if let Some((address, _)) = &address {
-            self.add_entry_aliases(diags, &draft.aliases, &address.address, &address.key);
+            let target = address.address.clone();
+            self.add_entry_aliases(diags, &draft.aliases, &target);
         }
         match index {
-            Some(index) => self.groups[index as usize].members.extend(members),
+            Some(index) => self.records.groups[index as usize].members.extend(members),
             None => {
-                let index = self.groups.len() as u32;
-                if let Some((address, _)) = &address {
-                    self.index.insert(address.key.clone(), Slot { kind: Kind::Group, index });
-                    if let Some(dn) = draft.dn {
-                        self.dn_to_address.insert(normalise_dn(dn), address.address.clone());
-                    }
+                let slot = Slot { kind: Kind::Group, index: self.records.groups.len() as u32, hash: 0 };
+                let (address, hash) = match address {
+                    Some((keyed, _)) => (Some(keyed.address), Some(keyed.hash)),
+                    None => (None, None),
+                };
+                if let (Some(dn), Some(address)) = (draft.dn, &address) {
+                    self.dn_to_address.insert(normalise_dn(dn), address.clone());
                 }
-                self.groups.push(GroupState {
+                self.records.groups.push(GroupState {
                     name: draft.name,
                     dn: draft.dn.map(str::to_owned),
-                    address: address.map(|(a, _)| a.address),
+                    address,
                     members,
                 });
+                if let Some(hash) = hash {
+                    self.index.insert(Slot { hash, ..slot });
+                }
             }
         }
     }
@@ -481,8 +545,8 @@ impl DirectoryBuilder {
                 continue;
             }
             if text.contains('@') && !text.contains('=') {
-                match address::parse_address(text) {
-                    Ok(a) => members.push(Member::Address(a.address)),
+                match address::normalise(text) {
+                    Ok((address, _)) => members.push(Member::Address(address)),
                     Err(error) => diags.push(Code::InvalidAddress, m.at, || {
                         format!("the group member `{}` is not a valid address: {error}", printable(text))
                     }),
@@ -496,21 +560,14 @@ impl DirectoryBuilder {
 
     /// Resolves member DNs, checks alias targets, and returns the directory and its counts.
     pub(crate) fn finish(self, diags: &mut Diagnostics) -> (Directory, Counts) {
-        let DirectoryBuilder {
-            managed,
-            index,
-            recipients,
-            aliases,
-            alias_positions,
-            groups,
-            dn_to_address,
-            skipped,
-            unmanaged,
-            ..
-        } = self;
-        for (alias, at) in aliases.iter().zip(&alias_positions) {
-            let target_key = address::key_of(&alias.target);
-            let is_recipient = matches!(index.get(&target_key), Some(Slot { kind: Kind::Recipient | Kind::Group, .. }));
+        let DirectoryBuilder { managed, index, records, alias_positions, dn_to_address, skipped, unmanaged, .. } =
+            self;
+        for (alias, at) in records.aliases.iter().zip(&alias_positions) {
+            let hash = index.hash(&alias.target);
+            let is_recipient = matches!(
+                index.find(&records, &alias.target, hash),
+                Some(Slot { kind: Kind::Recipient | Kind::Group, .. })
+            );
             let target_managed = managed.as_ref().is_none_or(|m| m.contains(address::domain_of(&alias.target)));
             if !is_recipient && target_managed {
                 diags.push(Code::AliasTargetUnknown, *at, || {
@@ -521,6 +578,8 @@ impl DirectoryBuilder {
                 });
             }
         }
+        drop(index);
+        let Records { recipients, aliases, groups } = records;
         let groups: Vec<Group> = groups
             .into_iter()
             .map(|g| {
@@ -573,7 +632,11 @@ pub(crate) fn normalise_dn(dn: &str) -> String {
             out.push(' ');
         }
         pending_space = false;
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
     out
 }
