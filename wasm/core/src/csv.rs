@@ -164,6 +164,9 @@ impl CsvParser {
                 d
             }
         };
+        if self.layout == Some(Layout::TwoColumn) && self.plain_row(sink, text, delimiter, number) {
+            return;
+        }
         let mut fields = std::mem::take(&mut self.fields);
         fields.clear();
         let split = split_record(text, delimiter, &mut fields, &mut |column| {
@@ -188,6 +191,35 @@ impl CsvParser {
             self.row(sink, text, &fields, number);
         }
         self.fields = fields;
+    }
+
+    /// The shape almost every row of a two-column file has: `address,name` or `address`, with
+    /// no quote, no spaces to trim, no `@` in the name, no leading `'` (see [`value`]) and an
+    /// address in its common form.
+    /// Such a row is read without splitting it into fields; any other row returns false and
+    /// takes the general path, which finds and reports whatever is unusual about it.
+    fn plain_row(&mut self, sink: &mut Sink<'_>, text: &str, delimiter: u8, number: u64) -> bool {
+        let bytes = text.as_bytes();
+        let (email, name) = match memchr::memchr(delimiter, bytes) {
+            Some(d) => (&text[..d], &text[d + 1..]),
+            None => (text, ""),
+        };
+        let untrimmed = |s: &str| s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace);
+        if memchr::memchr3(b'"', b'@', delimiter, name.as_bytes()).is_some()
+            || memchr::memchr(b'"', email.as_bytes()).is_some()
+            || untrimmed(email)
+            || untrimmed(name)
+            || email.starts_with('\'')
+            || name.starts_with('\'')
+        {
+            return false;
+        }
+        let Some(address) = crate::address::normalise_common(email) else { return false };
+        self.records += 1;
+        let name = (!name.is_empty()).then(|| name.to_owned());
+        let primary = Located { text: email, at: Position { file: sink.file, line: number, column: Some(1) } };
+        sink.builder.add_parsed_mailbox(sink.diags, primary, address, name);
+        true
     }
 
     /// Decides, on the first row, whether it is a header; a data row is then processed.
@@ -356,7 +388,8 @@ fn blank_line(sink: &mut Sink<'_>, number: u64) {
 }
 
 fn at(file: u32, line: u64, text: &str, byte: usize) -> Position {
-    let column = if text.is_ascii() { byte } else { text[..byte].chars().count() };
+    let before = &text[..byte];
+    let column = if before.is_ascii() { byte } else { before.chars().count() };
     Position { file, line, column: Some(column as u32 + 1) }
 }
 

@@ -6,8 +6,6 @@
 //! the per-domain counts. Its memory is bounded by the number of unique addresses, never by
 //! the size of the files that fed it.
 
-use std::collections::BTreeMap;
-
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
 
 use crate::address::{self, AddressError};
@@ -100,11 +98,11 @@ impl Directory {
     /// Counts the records of each domain, sorted by domain. Groups without an address belong to
     /// no domain and are not listed.
     pub fn domain_counts(&self) -> Vec<DomainCounts> {
-        fn entry<'m, 'd>(map: &'m mut BTreeMap<&'d str, DomainCounts>, address: &'d str) -> &'m mut DomainCounts {
+        fn entry<'m, 'd>(map: &'m mut HashMap<&'d str, DomainCounts>, address: &'d str) -> &'m mut DomainCounts {
             let domain = address::domain_of(address);
             map.entry(domain).or_insert_with(|| DomainCounts { domain: domain.to_owned(), ..Default::default() })
         }
-        let mut by_domain: BTreeMap<&str, DomainCounts> = BTreeMap::new();
+        let mut by_domain: HashMap<&str, DomainCounts> = HashMap::new();
         for r in &self.recipients {
             entry(&mut by_domain, &r.address).recipients += 1;
         }
@@ -116,7 +114,9 @@ impl Directory {
                 entry(&mut by_domain, address).groups += 1;
             }
         }
-        by_domain.into_values().collect()
+        let mut counts: Vec<DomainCounts> = by_domain.into_values().collect();
+        counts.sort_unstable_by(|a, b| a.domain.cmp(&b.domain));
+        counts
     }
 
     /// Every domain that holds at least one record, sorted.
@@ -327,8 +327,9 @@ impl DirectoryBuilder {
                 )
             });
         }
-        let domain = address::domain_of(&address);
-        if !self.is_managed(domain) {
+        if let Some(domain) =
+            self.managed.as_ref().map(|_| address::domain_of(&address)).filter(|d| !self.is_managed(d))
+        {
             self.unmanaged += 1;
             diags.push(Code::UnmanagedDomain, at, || {
                 format!("`{address}` is in {domain}, which is not one of your managed domains; it was left out")
@@ -341,6 +342,53 @@ impl DirectoryBuilder {
 
     fn find(&self, keyed: &Keyed) -> Option<Slot> {
         self.index.find(&self.records, &keyed.address, keyed.hash)
+    }
+
+    /// A mailbox with no DN and no aliases whose primary address `raw` has already been
+    /// normalised to `address` (the common rows of a CSV file).
+    pub(crate) fn add_parsed_mailbox(
+        &mut self,
+        diags: &mut Diagnostics,
+        raw: Located<'_>,
+        address: String,
+        name: Option<String>,
+    ) {
+        let Some(primary) = self.accept_parsed(diags, raw, Ok((address, false))) else { return };
+        self.add_recipient(diags, primary, raw.at, name);
+    }
+
+    /// Adds a primary address, or reports it as a duplicate or conflict. Returns whether it
+    /// is (now or already) a recipient.
+    fn add_recipient(&mut self, diags: &mut Diagnostics, primary: Keyed, at: Position, name: Option<String>) -> bool {
+        match self.find(&primary) {
+            None => {
+                let slot =
+                    Slot { kind: Kind::Recipient, index: self.records.recipients.len() as u32, hash: primary.hash };
+                self.records.recipients.push(Recipient { address: primary.address, name });
+                self.index.insert(slot);
+                true
+            }
+            Some(Slot { kind: Kind::Recipient, index, .. }) => {
+                let existing = &mut self.records.recipients[index as usize];
+                diags.push(Code::DuplicateAddress, at, || {
+                    format!("`{}` is already listed as `{}`; the first one is kept", primary.address, existing.address)
+                });
+                if existing.name.is_none() {
+                    existing.name = name;
+                }
+                true
+            }
+            Some(Slot { kind, .. }) => {
+                diags.push(Code::AddressConflict, at, || {
+                    format!(
+                        "`{}` is already {} elsewhere in the import, so it cannot also be a recipient; this entry was left out",
+                        primary.address,
+                        kind.noun()
+                    )
+                });
+                false
+            }
+        }
     }
 
     pub(crate) fn add_mailbox(&mut self, diags: &mut Diagnostics, draft: MailboxDraft<'_>) {
@@ -356,31 +404,8 @@ impl DirectoryBuilder {
         };
         // LDIF entries need the address again for their DN and aliases; CSV rows do not.
         let copy = (draft.dn.is_some() || !draft.aliases.is_empty()).then(|| primary.address.clone());
-        match self.find(&primary) {
-            None => {
-                let slot = Slot { kind: Kind::Recipient, index: self.records.recipients.len() as u32, hash: primary.hash };
-                self.records.recipients.push(Recipient { address: primary.address, name: draft.name });
-                self.index.insert(slot);
-            }
-            Some(Slot { kind: Kind::Recipient, index, .. }) => {
-                let existing = &mut self.records.recipients[index as usize];
-                diags.push(Code::DuplicateAddress, draft.primary.at, || {
-                    format!("`{}` is already listed as `{}`; the first one is kept", primary.address, existing.address)
-                });
-                if existing.name.is_none() {
-                    existing.name = draft.name;
-                }
-            }
-            Some(Slot { kind, .. }) => {
-                diags.push(Code::AddressConflict, draft.primary.at, || {
-                    format!(
-                        "`{}` is already {} elsewhere in the import, so it cannot also be a recipient; this entry was left out",
-                        primary.address,
-                        kind.noun()
-                    )
-                });
-                return;
-            }
+        if !self.add_recipient(diags, primary, draft.primary.at, draft.name) {
+            return;
         }
         if let Some(address) = copy {
             if let Some(dn) = draft.dn {
@@ -560,8 +585,7 @@ impl DirectoryBuilder {
 
     /// Resolves member DNs, checks alias targets, and returns the directory and its counts.
     pub(crate) fn finish(self, diags: &mut Diagnostics) -> (Directory, Counts) {
-        let DirectoryBuilder { managed, index, records, alias_positions, dn_to_address, skipped, unmanaged, .. } =
-            self;
+        let DirectoryBuilder { managed, index, records, alias_positions, dn_to_address, skipped, unmanaged, .. } = self;
         for (alias, at) in records.aliases.iter().zip(&alias_positions) {
             let hash = index.hash(&alias.target);
             let is_recipient = matches!(

@@ -61,12 +61,11 @@ enum State {
 pub(crate) struct ByteDecoder {
     state: State,
     bom: Option<Encoding>,
-    scratch: Vec<u8>,
 }
 
 impl ByteDecoder {
     pub(crate) fn new() -> ByteDecoder {
-        ByteDecoder { state: State::Sniffing(Vec::with_capacity(3)), bom: None, scratch: Vec::new() }
+        ByteDecoder { state: State::Sniffing(Vec::with_capacity(3)), bom: None }
     }
 
     /// The encoding announced by a byte-order mark, once known.
@@ -79,33 +78,38 @@ impl ByteDecoder {
         matches!(self.state, State::Utf16(_))
     }
 
-    /// Feeds input bytes; `last` marks the end of the file. Output is handed to `sink` in
-    /// pieces that may split lines anywhere.
-    pub(crate) fn feed(&mut self, input: &[u8], last: bool, sink: &mut dyn FnMut(&[u8])) {
+    /// Decodes the next input bytes; `last` marks the end of the file. UTF-8 and Windows-1252
+    /// input is handed back as it is (less any BOM), without a copy; UTF-16 is transcoded into
+    /// `out`. The result may split lines anywhere.
+    pub(crate) fn decode<'a>(&mut self, input: &'a [u8], last: bool, out: &'a mut Vec<u8>) -> &'a [u8] {
+        out.clear();
         if let State::Sniffing(head) = &mut self.state {
             let wanted = 3 - head.len();
             let taken = wanted.min(input.len());
             head.extend_from_slice(&input[..taken]);
             if head.len() < 3 && !last {
-                return;
+                return &[];
             }
             let head = std::mem::take(head);
-            let rest = &input[taken..];
             self.decide(&head);
             let skip = match self.bom {
                 Some(Encoding::Utf8) => 3,
                 Some(_) => 2,
                 None => 0,
             };
-            let head_rest = &head[skip.min(head.len())..];
-            let rest_last = last && rest.is_empty();
-            self.pass(head_rest, rest_last, sink);
-            if !rest.is_empty() || (last && !rest_last) {
-                self.pass(rest, last, sink);
-            }
-            return;
+            let rest = &input[taken..];
+            let mut joined = head[skip.min(head.len())..].to_vec();
+            joined.extend_from_slice(rest);
+            self.transcode(&joined, last, out);
+            return out;
         }
-        self.pass(input, last, sink);
+        match self.state {
+            State::PassThrough => input,
+            _ => {
+                self.transcode(input, last, out);
+                out
+            }
+        }
     }
 
     fn decide(&mut self, head: &[u8]) {
@@ -122,23 +126,19 @@ impl ByteDecoder {
         self.state = state;
     }
 
-    fn pass(&mut self, input: &[u8], last: bool, sink: &mut dyn FnMut(&[u8])) {
+    /// Appends `input`, decoded, to `out`.
+    fn transcode(&mut self, input: &[u8], last: bool, out: &mut Vec<u8>) {
         match &mut self.state {
-            State::Sniffing(_) => unreachable!("pass is only called after the BOM decision"),
-            State::PassThrough => {
-                if !input.is_empty() {
-                    sink(input);
-                }
-            }
+            State::Sniffing(_) => unreachable!("transcode is only called after the BOM decision"),
+            State::PassThrough => out.extend_from_slice(input),
             State::Utf16(decoder) => {
                 let mut input = input;
                 loop {
+                    let start = out.len();
                     let needed = decoder.max_utf8_buffer_length(input.len()).unwrap_or(input.len() * 3 + 16);
-                    self.scratch.resize(needed.max(16), 0);
-                    let (result, read, written, _) = decoder.decode_to_utf8(input, &mut self.scratch, last);
-                    if written > 0 {
-                        sink(&self.scratch[..written]);
-                    }
+                    out.resize(start + needed.max(16), 0);
+                    let (result, read, written, _) = decoder.decode_to_utf8(input, &mut out[start..], last);
+                    out.truncate(start + written);
                     input = &input[read..];
                     if result == encoding_rs::CoderResult::InputEmpty {
                         break;
@@ -178,8 +178,9 @@ mod tests {
     fn run(chunks: &[&[u8]]) -> (Option<Encoding>, Vec<u8>) {
         let mut decoder = ByteDecoder::new();
         let mut out = Vec::new();
+        let mut scratch = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
-            decoder.feed(chunk, i + 1 == chunks.len(), &mut |b| out.extend_from_slice(b));
+            out.extend_from_slice(decoder.decode(chunk, i + 1 == chunks.len(), &mut scratch));
         }
         (decoder.bom(), out)
     }

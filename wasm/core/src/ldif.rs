@@ -105,6 +105,9 @@ enum Logical {
     None,
     Text,
     Comment,
+    /// An attribute dirgate does not read, with a plain value, or any line of an ignored
+    /// record: nothing of it is kept. Holds the logical line's length so far.
+    Skipped(usize),
     /// A logical line that grew past the limit; its continuations are skipped.
     Overlong,
 }
@@ -134,6 +137,16 @@ impl LdifParser {
                         self.logical.push_str(rest);
                     }
                 }
+                Logical::Skipped(len) => {
+                    if len + rest.len() > self.max_logical {
+                        self.logical_state = Logical::Overlong;
+                        sink.diags.push(Code::LineTooLong, Position::line(sink.file, self.logical_line), || {
+                            format!("this folded value grew past {len} bytes, over the limit; it was not read")
+                        });
+                    } else {
+                        self.logical_state = Logical::Skipped(len + rest.len());
+                    }
+                }
                 Logical::Comment | Logical::Overlong => {}
                 Logical::None => sink.diags.push(Code::BadLine, Position::line(sink.file, number), || {
                     "this line starts with a space, which continues the previous line, but there is no line to continue"
@@ -147,12 +160,44 @@ impl LdifParser {
             self.end_record(sink);
         } else if text.starts_with('#') {
             self.logical_state = Logical::Comment;
+        } else if self.skippable(text) {
+            self.logical_line = number;
+            self.logical_state = Logical::Skipped(text.len());
         } else {
             self.logical.clear();
             self.logical.push_str(text);
             self.logical_line = number;
             self.logical_state = Logical::Text;
         }
+    }
+
+    /// Whether the logical line that `first` starts can be passed over without reading it:
+    /// inside a record that is being ignored, or a well-formed attribute dirgate does not use
+    /// whose value is plain text (a URL reference or base64 must still be checked). Most lines
+    /// of an Active Directory export are such attributes, so they are never copied.
+    fn skippable(&self, first: &str) -> bool {
+        if !self.in_record {
+            return false;
+        }
+        if self.record.ignored {
+            return true;
+        }
+        let bytes = first.as_bytes();
+        let Some(colon) = memchr::memchr(b':', bytes) else { return false };
+        if matches!(bytes.get(colon + 1), None | Some(b':' | b'<')) {
+            return false;
+        }
+        let description = &first[..colon];
+        let name = match memchr::memchr(b';', description.as_bytes()) {
+            Some(semicolon) => {
+                if description[semicolon + 1..].split(';').any(|o| !valid_option(o)) {
+                    return false;
+                }
+                &description[..semicolon]
+            }
+            None => description,
+        };
+        valid_attribute_name(name) && classify(name) == Attribute::Other
     }
 
     /// A physical line over the limit: the attribute it carries is lost, which is an error.
@@ -195,7 +240,7 @@ impl LdifParser {
             return;
         }
         let at = |column: usize| Position { file: sink.file, line: number, column: Some(column as u32) };
-        let Some(colon) = line.find(':') else {
+        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
             sink.diags.push(Code::BadLine, Position::line(sink.file, number), || {
                 format!("`{}` is not an `attribute: value` line", shorten(line))
             });
@@ -216,7 +261,8 @@ impl LdifParser {
             Some(b'<') => (ValueKind::Url, rest[1..].trim_start_matches(' ')),
             _ => (ValueKind::Plain, rest.trim_start_matches(' ')),
         };
-        let value_column = line[..line.len() - value.len()].chars().count() + 1;
+        let prefix = &line[..line.len() - value.len()];
+        let value_column = if prefix.is_ascii() { prefix.len() } else { prefix.chars().count() } + 1;
 
         if !self.in_record {
             match attribute {

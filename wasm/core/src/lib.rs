@@ -208,9 +208,7 @@ struct FileState {
     splitter: LineSplitter,
     parser: Parser,
     bytes: u64,
-    saw_utf8: bool,
-    windows_1252_lines: Vec<u64>,
-    windows_1252_total: u64,
+    tally: EncodingTally,
     scratch: Vec<u8>,
 }
 
@@ -264,9 +262,7 @@ impl Validator {
             splitter: LineSplitter::new(self.options.max_line_bytes),
             parser,
             bytes: 0,
-            saw_utf8: false,
-            windows_1252_lines: Vec::new(),
-            windows_1252_total: 0,
+            tally: EncodingTally { saw_utf8: false, windows_1252_lines: Vec::new(), windows_1252_total: 0 },
             scratch: Vec::new(),
         });
     }
@@ -284,30 +280,23 @@ impl Validator {
         let Validator { options, diags, builder, current, .. } = self;
         let Some(file) = current.as_mut() else { return };
         file.bytes += chunk.len() as u64;
-        let FileState { decoder, splitter, scratch, .. } = file;
-        // The decoder and splitter both hold state across chunks; route decoded bytes through
-        // a scratch buffer so that the line handler may borrow the rest of the file state.
-        scratch.clear();
-        decoder.feed(chunk, last, &mut |bytes| scratch.extend_from_slice(bytes));
-        let decoded = std::mem::take(scratch);
-        let transcoded = decoder.transcodes();
-        let mut sink = Sink { diags, builder, file: file.index };
-        let mut ctx = LineContext { options, transcoded };
-        let mut parser = std::mem::replace(&mut file.parser, Parser::Binary { records: 0, format: Format::Csv });
-        let mut enc = EncodingTally {
-            saw_utf8: file.saw_utf8,
-            windows_1252_lines: std::mem::take(&mut file.windows_1252_lines),
-            windows_1252_total: file.windows_1252_total,
+        let FileState { index, decoder, splitter, parser, tally, scratch, .. } = file;
+        let decoded = decoder.decode(chunk, last, scratch);
+        // Checks made once per chunk spare every line inside it its own: the UTF-8 check, and
+        // the binary check when the chunk holds no control character at all.
+        let chunk_text = match std::str::from_utf8(decoded) {
+            Ok(text) => text,
+            // Up to the first invalid byte, or the character cut by the chunk's end.
+            Err(error) => std::str::from_utf8(&decoded[..error.valid_up_to()]).unwrap_or(""),
         };
-        splitter.feed(&decoded, &mut |line| ctx.line(&mut sink, &mut parser, &mut enc, line));
+        let chunk_clean = !has_binary_bytes(decoded);
+        let mut sink = Sink { diags, builder, file: *index };
+        let mut ctx = LineContext { options, transcoded: decoder.transcodes(), chunk_text, chunk_clean };
+        splitter.feed(decoded, &mut |line| ctx.line(&mut sink, parser, tally, line));
         if last {
-            splitter.finish(&mut |line| ctx.line(&mut sink, &mut parser, &mut enc, line));
+            ctx.chunk_text = "";
+            splitter.finish(&mut |line| ctx.line(&mut sink, parser, tally, line));
         }
-        file.parser = parser;
-        file.saw_utf8 = enc.saw_utf8;
-        file.windows_1252_lines = enc.windows_1252_lines;
-        file.windows_1252_total = enc.windows_1252_total;
-        file.scratch = decoded;
     }
 
     /// Ends the current file: flushes its last line and records, and reports its encoding.
@@ -344,7 +333,7 @@ impl Validator {
         };
         let encoding = match file.decoder.bom() {
             Some(bom) => bom,
-            None if file.windows_1252_total > 0 && !file.saw_utf8 => Encoding::Windows1252,
+            None if file.tally.windows_1252_total > 0 && !file.tally.saw_utf8 => Encoding::Windows1252,
             None => Encoding::Utf8,
         };
         let line_one = Position::line(file.index, 1);
@@ -357,13 +346,13 @@ impl Validator {
                 "the file is not UTF-8 and was read as Windows-1252 (ANSI); save it as UTF-8 to be sure of accented names"
                     .to_owned()
             });
-        } else if file.windows_1252_total > 0 {
-            for line in &file.windows_1252_lines {
+        } else if file.tally.windows_1252_total > 0 {
+            for line in &file.tally.windows_1252_lines {
                 self.diags.push(Code::MixedEncoding, Position::line(file.index, *line), || {
                     "this line is not UTF-8 although the rest of the file is; it was read as Windows-1252".to_owned()
                 });
             }
-            let unstored = file.windows_1252_total - file.windows_1252_lines.len() as u64;
+            let unstored = file.tally.windows_1252_total - file.tally.windows_1252_lines.len() as u64;
             self.diags.count_only(Code::MixedEncoding, unstored);
         }
         if records == 0 {
@@ -488,6 +477,10 @@ struct EncodingTally {
 struct LineContext<'a> {
     options: &'a Options,
     transcoded: bool,
+    /// The valid UTF-8 prefix of the decoded chunk the lines come from.
+    chunk_text: &'a str,
+    /// Whether that chunk holds no NUL and no control character but TAB, CR, LF and FF.
+    chunk_clean: bool,
 }
 
 impl LineContext<'_> {
@@ -509,7 +502,8 @@ impl LineContext<'_> {
             }
             return;
         }
-        if looks_binary(line.bytes) {
+        let in_chunk = line.offset.and_then(|start| self.chunk_text.get(start..start + line.bytes.len()));
+        if !(self.chunk_clean && line.offset.is_some()) && looks_binary(line.bytes) {
             let (records, format) = match parser {
                 Parser::Ldif(p) => (p.records, Format::Ldif),
                 Parser::Csv(p) => (p.records, Format::Csv),
@@ -521,7 +515,10 @@ impl LineContext<'_> {
             *parser = Parser::Binary { records, format };
             return;
         }
-        let (text, kind) = if self.transcoded {
+        let (text, kind) = if let Some(text) = in_chunk {
+            let kind = if !enc.saw_utf8 && !text.is_ascii() { LineEncoding::Utf8 } else { LineEncoding::Ascii };
+            (std::borrow::Cow::Borrowed(text), kind)
+        } else if self.transcoded {
             // Transcoded UTF-16 is always valid UTF-8.
             (std::borrow::Cow::Borrowed(std::str::from_utf8(line.bytes).unwrap_or("")), LineEncoding::Utf8)
         } else {
@@ -579,6 +576,23 @@ impl LineContext<'_> {
 
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
     text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Whether `bytes` holds a byte that [`looks_binary`] counts: NUL or a control character other
+/// than TAB, LF, FF and CR.
+fn has_binary_bytes(bytes: &[u8]) -> bool {
+    // Counting (rather than searching) lets the compiler vectorise the loop.
+    bytes.chunks(256).any(|block| {
+        // Non-short-circuiting byte arithmetic, so that the compiler vectorises the loop.
+        let flags = block.iter().fold(0u8, |acc, &b| {
+            acc | (u8::from(b < 0x20)
+                & u8::from(b != b'\t')
+                & u8::from(b != b'\n')
+                & u8::from(b != 0x0c)
+                & u8::from(b != b'\r'))
+        });
+        flags != 0
+    })
 }
 
 /// A NUL byte never occurs in LDIF or CSV text, and a line that is mostly control characters is

@@ -11,6 +11,9 @@ pub(crate) struct Line<'a> {
     pub number: u64,
     /// `Some(length)` when the line exceeded the limit; `bytes` is then empty.
     pub overlong: Option<u64>,
+    /// Where `bytes` starts in the data last fed, when the whole line lies inside it (so that
+    /// checks already made on that data cover the line).
+    pub offset: Option<usize>,
 }
 
 pub(crate) struct LineSplitter {
@@ -31,48 +34,45 @@ impl LineSplitter {
         self.next_number - 1
     }
 
-    pub(crate) fn feed(&mut self, mut data: &[u8], sink: &mut dyn FnMut(Line<'_>)) {
-        while !data.is_empty() {
-            let newline = memchr::memchr(b'\n', data);
-            let piece = &data[..newline.unwrap_or(data.len())];
-            match newline {
-                Some(end) => {
-                    if let Some(len) = self.overflow.take() {
-                        self.emit_overlong(len + piece.len() as u64, sink);
-                    } else if self.carry.is_empty() {
-                        if piece.len() > self.max {
-                            self.emit_overlong(piece.len() as u64, sink);
-                        } else {
-                            let number = self.take_number();
-                            sink(Line { bytes: strip_cr(piece), number, overlong: None });
-                        }
-                    } else if self.carry.len() + piece.len() > self.max {
-                        let len = (self.carry.len() + piece.len()) as u64;
-                        self.carry.clear();
-                        self.emit_overlong(len, sink);
-                    } else {
-                        self.carry.extend_from_slice(piece);
-                        let number = self.take_number();
-                        let carry = std::mem::take(&mut self.carry);
-                        sink(Line { bytes: strip_cr(&carry), number, overlong: None });
-                        self.carry = carry;
-                        self.carry.clear();
-                    }
-                    data = &data[end + 1..];
+    pub(crate) fn feed(&mut self, data: &[u8], sink: &mut dyn FnMut(Line<'_>)) {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data) {
+            let piece = &data[start..end];
+            if let Some(len) = self.overflow.take() {
+                self.emit_overlong(len + piece.len() as u64, sink);
+            } else if self.carry.is_empty() {
+                if piece.len() > self.max {
+                    self.emit_overlong(piece.len() as u64, sink);
+                } else {
+                    let number = self.take_number();
+                    sink(Line { bytes: strip_cr(piece), number, overlong: None, offset: Some(start) });
                 }
-                None => {
-                    if let Some(len) = &mut self.overflow {
-                        *len += piece.len() as u64;
-                    } else if self.carry.len() + piece.len() > self.max {
-                        self.overflow = Some((self.carry.len() + piece.len()) as u64);
-                        self.carry.clear();
-                        self.carry.shrink_to(64 * 1024);
-                    } else {
-                        self.carry.extend_from_slice(piece);
-                    }
-                    data = &[];
-                }
+            } else if self.carry.len() + piece.len() > self.max {
+                let len = (self.carry.len() + piece.len()) as u64;
+                self.carry.clear();
+                self.emit_overlong(len, sink);
+            } else {
+                self.carry.extend_from_slice(piece);
+                let number = self.take_number();
+                let carry = std::mem::take(&mut self.carry);
+                sink(Line { bytes: strip_cr(&carry), number, overlong: None, offset: None });
+                self.carry = carry;
+                self.carry.clear();
             }
+            start = end + 1;
+        }
+        let piece = &data[start..];
+        if piece.is_empty() {
+            return;
+        }
+        if let Some(len) = &mut self.overflow {
+            *len += piece.len() as u64;
+        } else if self.carry.len() + piece.len() > self.max {
+            self.overflow = Some((self.carry.len() + piece.len()) as u64);
+            self.carry.clear();
+            self.carry.shrink_to(64 * 1024);
+        } else {
+            self.carry.extend_from_slice(piece);
         }
     }
 
@@ -83,7 +83,7 @@ impl LineSplitter {
         } else if !self.carry.is_empty() {
             let number = self.take_number();
             let carry = std::mem::take(&mut self.carry);
-            sink(Line { bytes: strip_cr(&carry), number, overlong: None });
+            sink(Line { bytes: strip_cr(&carry), number, overlong: None, offset: None });
         }
     }
 
@@ -95,7 +95,7 @@ impl LineSplitter {
 
     fn emit_overlong(&mut self, len: u64, sink: &mut dyn FnMut(Line<'_>)) {
         let number = self.take_number();
-        sink(Line { bytes: &[], number, overlong: Some(len) });
+        sink(Line { bytes: &[], number, overlong: Some(len), offset: None });
     }
 }
 
