@@ -63,15 +63,20 @@ fn is_group_class(value: &str) -> bool {
     ["group", "groupOfNames", "groupOfUniqueNames", "groupOfURLs"].iter().any(|c| value.eq_ignore_ascii_case(c))
 }
 
-/// A value kept from a record, with where it started.
-#[derive(Debug)]
+/// A value kept from a record: a span of [`Record::text`], with where it started.
+#[derive(Clone, Copy, Debug)]
 struct Value {
-    text: String,
+    start: usize,
+    end: usize,
     at: Position,
 }
 
+/// The kept attributes of the current entry. It is cleared, not dropped, between entries, so
+/// that its buffers are reused: reading an entry allocates nothing once they have grown.
 #[derive(Debug, Default)]
 struct Record {
+    /// The kept values, back to back.
+    text: String,
     dn: Option<Value>,
     /// A missing dn or an unsupported change type: the rest of the record is ignored.
     ignored: bool,
@@ -83,6 +88,35 @@ struct Record {
     /// `(value, has_options)`: a plain `cn` wins over `cn;lang-ja`.
     cn: Option<(String, bool)>,
     display_name: Option<(String, bool)>,
+}
+
+impl Record {
+    fn keep(&mut self, text: &str, at: Position) -> Value {
+        let start = self.text.len();
+        self.text.push_str(text);
+        Value { start, end: self.text.len(), at }
+    }
+
+    fn get(&self, value: &Value) -> &str {
+        &self.text[value.start..value.end]
+    }
+
+    fn located(&self, value: &Value) -> Located<'_> {
+        Located { text: self.get(value), at: value.at }
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.dn = None;
+        self.ignored = false;
+        self.is_group = false;
+        self.mail.clear();
+        self.proxy.clear();
+        self.alternate.clear();
+        self.members.clear();
+        self.cn = None;
+        self.display_name = None;
+    }
 }
 
 /// The LDIF state machine for one file.
@@ -307,32 +341,34 @@ impl LdifParser {
             }
             return;
         }
-        let text = match kind {
-            ValueKind::Plain => value.to_owned(),
+        let at = at(value_column);
+        let decoded;
+        let text: &str = match kind {
+            ValueKind::Plain => value,
             ValueKind::Url => {
-                self.refuse_url(sink, description, at(value_column));
+                self.refuse_url(sink, description, at);
                 return;
             }
             ValueKind::Base64 => {
                 self.scratch.clear();
                 if BASE64.decode_vec(value.trim_end(), &mut self.scratch).is_err() {
-                    bad_base64(sink, description, at(value_column));
+                    bad_base64(sink, description, at);
                     return;
                 }
-                match std::str::from_utf8(&self.scratch) {
-                    Ok(text) => text.to_owned(),
+                decoded = match std::str::from_utf8(&self.scratch) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
                     Err(_) => {
-                        sink.diags.push(Code::InvalidUtf8Value, at(value_column), || {
+                        sink.diags.push(Code::InvalidUtf8Value, at, || {
                             format!(
                                 "the base64 value of `{description}` is not UTF-8 text; unreadable bytes were replaced"
                             )
                         });
-                        String::from_utf8_lossy(&self.scratch).into_owned()
+                        String::from_utf8_lossy(&self.scratch)
                     }
-                }
+                };
+                &decoded
             }
         };
-        let value = Value { text, at: at(value_column) };
         let record = &mut self.record;
         match attribute {
             Attribute::Dn => {
@@ -342,29 +378,41 @@ impl LdifParser {
                     });
                     record.ignored = true;
                 } else {
-                    record.dn = Some(value);
+                    record.dn = Some(record.keep(text, at));
                 }
             }
             Attribute::Changetype => {
-                if !value.text.eq_ignore_ascii_case("add") {
+                if !text.eq_ignore_ascii_case("add") {
                     record.ignored = true;
-                    sink.diags.push(Code::UnsupportedChangetype, value.at, || {
+                    sink.diags.push(Code::UnsupportedChangetype, at, || {
                         format!(
                             "`changetype: {}` changes an existing directory; import a full export (content records or `changetype: add`) instead. This record was skipped",
-                            shorten(&value.text)
+                            shorten(text)
                         )
                     });
                     self.records -= 1;
                 }
             }
             Attribute::Control | Attribute::Version | Attribute::Other => {}
-            Attribute::ObjectClass => record.is_group |= is_group_class(&value.text),
-            Attribute::Mail => record.mail.push(value),
-            Attribute::ProxyAddresses => record.proxy.push(value),
-            Attribute::AlternateAddress => record.alternate.push(value),
-            Attribute::Member => record.members.push(value),
-            Attribute::Cn => keep_name(&mut record.cn, value.text, has_options),
-            Attribute::DisplayName => keep_name(&mut record.display_name, value.text, has_options),
+            Attribute::ObjectClass => record.is_group |= is_group_class(text),
+            Attribute::Mail => {
+                let value = record.keep(text, at);
+                record.mail.push(value);
+            }
+            Attribute::ProxyAddresses => {
+                let value = record.keep(text, at);
+                record.proxy.push(value);
+            }
+            Attribute::AlternateAddress => {
+                let value = record.keep(text, at);
+                record.alternate.push(value);
+            }
+            Attribute::Member => {
+                let value = record.keep(text, at);
+                record.members.push(value);
+            }
+            Attribute::Cn => keep_name(&mut record.cn, text, has_options),
+            Attribute::DisplayName => keep_name(&mut record.display_name, text, has_options),
         }
     }
 
@@ -381,26 +429,32 @@ impl LdifParser {
             return;
         }
         self.in_record = false;
-        let record = std::mem::take(&mut self.record);
+        Self::deliver(sink, &mut self.record);
+        self.record.clear();
+    }
+
+    /// Hands a finished entry to the directory builder.
+    fn deliver(sink: &mut Sink<'_>, record: &mut Record) {
         if record.ignored {
             return;
         }
         let Some(dn) = record.dn else { return };
-        let (primary, aliases) = addresses_of(&record.proxy, &record.mail, &record.alternate);
+        let cn = record.cn.take();
+        let display_name = record.display_name.take();
+        let record = &*record;
+        let dn = record.get(&dn);
+        let (primary, aliases) = addresses_of(record);
         if record.is_group {
-            let name = record
-                .cn
-                .map(|(cn, _)| cn)
-                .filter(|cn| !cn.trim().is_empty())
-                .unwrap_or_else(|| first_rdn_value(&dn.text));
-            let members = record.members.iter().map(|m| Located { text: strip_unique_id(&m.text), at: m.at }).collect();
+            let name = cn.map(|(cn, _)| cn).filter(|cn| !cn.trim().is_empty()).unwrap_or_else(|| first_rdn_value(dn));
+            let members =
+                record.members.iter().map(|m| Located { text: strip_unique_id(record.get(m)), at: m.at }).collect();
             sink.builder.add_group(
                 sink.diags,
-                GroupDraft { dn: Some(&dn.text), name, address: primary, aliases, members, merge_silently: false },
+                GroupDraft { dn: Some(dn), name, address: primary, aliases, members, merge_silently: false },
             );
         } else if let Some(primary) = primary {
-            let name = record.display_name.or(record.cn).map(|(n, _)| n).filter(|n| !n.trim().is_empty());
-            sink.builder.add_mailbox(sink.diags, MailboxDraft { dn: Some(&dn.text), name, primary, aliases });
+            let name = display_name.or(cn).map(|(n, _)| n).filter(|n| !n.trim().is_empty());
+            sink.builder.add_mailbox(sink.diags, MailboxDraft { dn: Some(dn), name, primary, aliases });
         } else {
             sink.builder.skip_entry();
         }
@@ -420,27 +474,24 @@ fn bad_base64(sink: &mut Sink<'_>, description: &str, at: Position) {
     });
 }
 
-fn keep_name(slot: &mut Option<(String, bool)>, value: String, has_options: bool) {
+fn keep_name(slot: &mut Option<(String, bool)>, value: &str, has_options: bool) {
     let replace = match slot {
         None => true,
         Some((_, existing_has_options)) => *existing_has_options && !has_options,
     };
     if replace {
-        *slot = Some((value, has_options));
+        *slot = Some((value.to_owned(), has_options));
     }
 }
 
 /// The primary address and the aliases of an entry, by the specification's precedence.
-fn addresses_of<'a>(
-    proxy: &'a [Value],
-    mail: &'a [Value],
-    alternate: &'a [Value],
-) -> (Option<Located<'a>>, Vec<Located<'a>>) {
+fn addresses_of(record: &Record) -> (Option<Located<'_>>, Vec<Located<'_>>) {
     let mut primary = None;
     let mut smtp = Vec::new();
-    for value in proxy {
-        let Some(colon) = value.text.find(':') else { continue };
-        let (prefix, address) = (&value.text[..colon], &value.text[colon + 1..]);
+    for value in &record.proxy {
+        let text = record.get(value);
+        let Some(colon) = memchr::memchr(b':', text.as_bytes()) else { continue };
+        let (prefix, address) = (&text[..colon], &text[colon + 1..]);
         if !prefix.eq_ignore_ascii_case("smtp") {
             continue;
         }
@@ -451,8 +502,8 @@ fn addresses_of<'a>(
             smtp.push(located);
         }
     }
-    let mail: Vec<Located<'a>> = mail.iter().map(|v| Located { text: &v.text, at: v.at }).collect();
-    let mut aliases = Vec::with_capacity(smtp.len() + mail.len() + alternate.len());
+    let mail: Vec<Located<'_>> = record.mail.iter().map(|v| record.located(v)).collect();
+    let mut aliases = Vec::with_capacity(smtp.len() + mail.len() + record.alternate.len());
     let primary = match primary {
         Some(p) => {
             aliases.extend(mail.iter().copied());
@@ -466,7 +517,7 @@ fn addresses_of<'a>(
         None => None,
     };
     aliases.extend(smtp);
-    aliases.extend(alternate.iter().filter(|v| v.text.contains('@')).map(|v| Located { text: &v.text, at: v.at }));
+    aliases.extend(record.alternate.iter().map(|v| record.located(v)).filter(|l| l.text.contains('@')));
     (primary, aliases)
 }
 

@@ -290,11 +290,14 @@ impl Validator {
             Err(error) => std::str::from_utf8(&decoded[..error.valid_up_to()]).unwrap_or(""),
         };
         let chunk_clean = !has_binary_bytes(decoded);
+        // Until the first non-ASCII line, every line is tested for ASCII: test the chunk once.
+        let chunk_ascii = !tally.saw_utf8 && chunk_text.is_ascii();
         let mut sink = Sink { diags, builder, file: *index };
-        let mut ctx = LineContext { options, transcoded: decoder.transcodes(), chunk_text, chunk_clean };
+        let mut ctx = LineContext { options, transcoded: decoder.transcodes(), chunk_text, chunk_clean, chunk_ascii };
         splitter.feed(decoded, &mut |line| ctx.line(&mut sink, parser, tally, line));
         if last {
             ctx.chunk_text = "";
+            ctx.chunk_ascii = false;
             splitter.finish(&mut |line| ctx.line(&mut sink, parser, tally, line));
         }
     }
@@ -481,6 +484,8 @@ struct LineContext<'a> {
     chunk_text: &'a str,
     /// Whether that chunk holds no NUL and no control character but TAB, CR, LF and FF.
     chunk_clean: bool,
+    /// Whether that prefix is all ASCII (only worked out while no UTF-8 line has been seen).
+    chunk_ascii: bool,
 }
 
 impl LineContext<'_> {
@@ -516,7 +521,8 @@ impl LineContext<'_> {
             return;
         }
         let (text, kind) = if let Some(text) = in_chunk {
-            let kind = if !enc.saw_utf8 && !text.is_ascii() { LineEncoding::Utf8 } else { LineEncoding::Ascii };
+            let utf8 = !enc.saw_utf8 && !self.chunk_ascii && !text.is_ascii();
+            let kind = if utf8 { LineEncoding::Utf8 } else { LineEncoding::Ascii };
             (std::borrow::Cow::Borrowed(text), kind)
         } else if self.transcoded {
             // Transcoded UTF-16 is always valid UTF-8.
