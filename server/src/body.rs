@@ -1,0 +1,139 @@
+//! Large request bodies (imports and sync pushes), read as a blocking stream.
+//!
+//! The body is pumped from the async side into a bounded channel and read on a blocking thread,
+//! where the validator and the JSON parser consume it chunk by chunk, so a raw 1 GB LDIF file
+//! never sits in memory. `Content-Encoding: gzip` is decoded on the way. The size limit applies
+//! to both the bytes received and the decompressed bytes, so a zip bomb is cut off at the limit
+//! with a 413 and never exhausts memory.
+
+use std::io::{self, Read};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::error::AppError;
+
+/// The marker error a [`Limited`] reader returns past its limit.
+#[derive(Debug)]
+struct TooLarge;
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("body too large")
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Maps a read error of an upload to the answer it deserves: 413 past the limit, 400 for a
+/// broken gzip stream or a dropped connection.
+pub fn read_error(error: &io::Error, limit: u64) -> AppError {
+    if error.get_ref().is_some_and(|inner| inner.is::<TooLarge>()) {
+        AppError::too_large(limit)
+    } else {
+        AppError::bad_request("bad-body", format!("the request body could not be read: {error}"))
+    }
+}
+
+/// Fails with [`TooLarge`] once more than `limit` bytes have been read.
+struct Limited<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Read one byte past the limit, so that a body of exactly the limit is accepted.
+        let max = buf.len().min(usize::try_from(self.remaining.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        if n as u64 > self.remaining {
+            return Err(io::Error::other(TooLarge));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The blocking end of the body channel.
+struct ChannelReader {
+    rx: mpsc::Receiver<Result<Bytes, io::Error>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}
+
+/// A request body as a blocking reader of its decoded bytes, capped at `limit`.
+pub type Upload = Box<dyn Read + Send>;
+
+/// Starts reading `body`. Must be called on the async side; the reader is then moved to a
+/// blocking thread. Refuses unknown encodings (415) and a declared length over the limit (413).
+pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, AppError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let gzip = match encoding.as_str() {
+        "" | "identity" => false,
+        "gzip" | "x-gzip" => true,
+        other => {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-encoding",
+                format!("Content-Encoding `{other}` is not supported; send the body as is or gzip-compressed"),
+            ));
+        }
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::too_large(limit));
+    }
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        while let Some(frame) = stream.next().await {
+            let frame = frame.map_err(io::Error::other);
+            let failed = frame.is_err();
+            if tx.send(frame).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let raw = Limited { inner: ChannelReader { rx, current: Bytes::new() }, remaining: limit };
+    Ok(if gzip {
+        Box::new(Limited { inner: flate2::read::MultiGzDecoder::new(raw), remaining: limit })
+    } else {
+        Box::new(raw)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limited_accepts_exactly_the_limit_and_refuses_one_more() {
+        let mut ok = Limited { inner: &b"12345"[..], remaining: 5 };
+        let mut out = Vec::new();
+        assert_eq!(ok.read_to_end(&mut out).unwrap(), 5);
+        let mut over = Limited { inner: &b"123456"[..], remaining: 5 };
+        let error = over.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(error.get_ref().unwrap().is::<TooLarge>());
+    }
+}

@@ -1,0 +1,408 @@
+//! Imports: receive a directory (normalised JSON from the browser or the agent, or a raw LDIF or
+//! CSV file), re-validate it with the core, and apply it per domain. Also the history and
+//! rollback. The sync route reuses [`receive`] and [`apply`].
+
+use std::io::{BufReader, Read};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dirgate_core::{Alias, Code, Directory, FormatChoice, Group, Options, Recipient, Report, Severity, Validator};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::blocking;
+use crate::AppState;
+use crate::auth::TenantPrincipal;
+use crate::body::{self, Upload};
+use crate::error::{AppError, Json, Query, Result};
+use crate::store::{
+    Agent, Applied, ApplyOptions, Change, ChangeKind, ChangeResult, FileMeta, Incoming, RolledBack, Store,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/imports", post(create).get(list))
+        .route("/imports/{id}", get(one))
+        .route("/imports/{id}/rollback", post(rollback))
+}
+
+/// How a raw body's format is chosen.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatParam {
+    /// Detect it.
+    #[default]
+    Auto,
+    /// LDIF.
+    Ldif,
+    /// CSV.
+    Csv,
+}
+
+/// The query flags of an import or sync push.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ImportQuery {
+    /// Return the per-domain diff and store nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Pass the deletion threshold.
+    #[serde(default)]
+    pub force: bool,
+    /// Import only the valid records when there are errors.
+    #[serde(default)]
+    pub skip_invalid: bool,
+    /// The format of a raw body.
+    #[serde(default)]
+    pub format: FormatParam,
+    /// The file name of a raw body.
+    pub name: Option<String>,
+    /// The description of a raw import.
+    pub description: Option<String>,
+}
+
+/// The JSON body: the normalised directory and what the uploader knows about its files.
+#[derive(Deserialize)]
+struct NormalisedBody {
+    #[serde(default)]
+    recipients: Vec<Recipient>,
+    #[serde(default)]
+    aliases: Vec<Alias>,
+    #[serde(default)]
+    groups: Vec<Group>,
+    #[serde(default)]
+    files: Vec<FileMeta>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    agent: Option<Agent>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// A body after the core has re-validated it.
+pub struct Received {
+    /// What the core found.
+    pub report: Report,
+    /// The valid records.
+    pub directory: Directory,
+    /// The files, as described or measured.
+    pub files: Vec<FileMeta>,
+    /// What the uploader typed.
+    pub description: String,
+    /// For sync pushes: the agent.
+    pub agent: Option<Agent>,
+    /// For sync pushes: the source.
+    pub source: Option<String>,
+    /// `ldif`, `csv`, `mixed`.
+    pub format: String,
+    /// The first file's encoding.
+    pub encoding: Option<String>,
+}
+
+/// The bytes of a raw file are fed to the validator in chunks of this size.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"))
+}
+
+fn validate_raw(mut upload: Upload, limit: u64, options: Options, name: String) -> Result<Received> {
+    let mut validator = Validator::new(options);
+    validator.begin_file(name.clone());
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK_BYTES];
+    let mut size = 0u64;
+    loop {
+        let n = match upload.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(body::read_error(&e, limit)),
+        };
+        size += n as u64;
+        hasher.update(&buffer[..n]);
+        validator.feed(&buffer[..n]);
+    }
+    let outcome = validator.finish();
+    let file = &outcome.report.files[0];
+    let meta = FileMeta {
+        name,
+        size,
+        sha256: Some(crate::auth::hex(&hasher.finalize())),
+        format: Some(file.format.to_string()),
+        encoding: Some(file.encoding.as_str().to_owned()),
+    };
+    Ok(Received {
+        format: outcome.report.format.to_string(),
+        encoding: Some(outcome.report.encoding.as_str().to_owned()),
+        report: outcome.report,
+        directory: outcome.directory,
+        files: vec![meta],
+        description: String::new(),
+        agent: None,
+        source: None,
+    })
+}
+
+fn validate_normalised(upload: Upload, limit: u64, options: Options) -> Result<Received> {
+    let body: NormalisedBody = serde_json::from_reader(BufReader::with_capacity(CHUNK_BYTES, upload)).map_err(|e| {
+        if e.is_io() {
+            body::read_error(&std::io::Error::from(e), limit)
+        } else {
+            AppError::bad_request(
+                "bad-json",
+                format!("the body is not a normalised directory: {e} (line {}, column {})", e.line(), e.column()),
+            )
+        }
+    })?;
+    let directory = Directory { recipients: body.recipients, aliases: body.aliases, groups: body.groups };
+    let name = match body.files.as_slice() {
+        [] => "directory".to_owned(),
+        files => files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+    };
+    let mut validator = Validator::new(options);
+    validator.add_directory(name, &directory);
+    let outcome = validator.finish();
+    let formats: Vec<&str> = body.files.iter().filter_map(|f| f.format.as_deref()).collect();
+    let format = match formats.first() {
+        None => "normalised".to_owned(),
+        Some(first) if formats.iter().all(|f| f == first) => (*first).to_owned(),
+        Some(_) => "mixed".to_owned(),
+    };
+    Ok(Received {
+        report: outcome.report,
+        directory: outcome.directory,
+        encoding: body.files.first().and_then(|f| f.encoding.clone()),
+        files: body.files,
+        description: body.description,
+        agent: body.agent,
+        source: body.source,
+        format,
+    })
+}
+
+/// Reads and re-validates an import or sync body against the tenant's managed domains.
+pub async fn receive(
+    state: &AppState,
+    tenant: u64,
+    headers: &HeaderMap,
+    body: Body,
+    query: &ImportQuery,
+) -> Result<Received> {
+    let limit = state.config.max_upload_bytes;
+    let upload = body::upload(body, headers, limit)?;
+    let json = is_json(headers);
+    let store = state.store.clone();
+    let query = query.clone();
+    tokio::task::spawn_blocking(move || {
+        let domains: Vec<String> = store.tenant_domains(tenant)?.into_iter().map(|(d, _)| d).collect();
+        if domains.is_empty() {
+            return Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no-managed-domains",
+                "this tenant manages no domain yet; add its domains before importing",
+            ));
+        }
+        let format = match query.format {
+            FormatParam::Auto => FormatChoice::Auto,
+            FormatParam::Ldif => FormatChoice::Ldif,
+            FormatParam::Csv => FormatChoice::Csv,
+        };
+        let options = Options { format, managed_domains: domains, ..Options::default() };
+        let mut received = if json {
+            validate_normalised(upload, limit, options)?
+        } else {
+            let name = query.name.clone().unwrap_or_else(|| "upload".to_owned());
+            validate_raw(upload, limit, options, name)?
+        };
+        if let Some(description) = query.description {
+            received.description = description;
+        }
+        Ok(received)
+    })
+    .await?
+}
+
+/// How many error diagnostics a report holds, beyond the cap included.
+fn error_total(report: &Report) -> u64 {
+    report
+        .diagnostic_totals
+        .iter()
+        .filter(|(code, _)| Code::from_name(code).is_some_and(|c| c.severity() == Severity::Error))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Why a received body cannot be applied as asked, if it cannot.
+pub fn refusal(received: &Received, skip_invalid: bool) -> Option<AppError> {
+    let report = &received.report;
+    if !report.valid && !skip_invalid {
+        let errors = error_total(report);
+        return Some(
+            AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-directory",
+                format!(
+                    "the directory has {errors} error(s); fix the file, or import only the valid records with skip_invalid=true"
+                ),
+            )
+            .with("diagnostics", &report.diagnostics)
+            .with("diagnostic_totals", &report.diagnostic_totals)
+            .with("report", report),
+        );
+    }
+    let d = &received.directory;
+    if d.recipients.is_empty() && d.aliases.is_empty() && d.groups.is_empty() {
+        return Some(
+            AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "nothing-to-import",
+                "no record of the import lies in this tenant's managed domains",
+            )
+            .with("report", report),
+        );
+    }
+    None
+}
+
+/// Fills in what a change records about the body it came from.
+pub fn describe(change: &mut Change, received: &Received) {
+    change.description = received.description.clone();
+    change.files = received.files.clone();
+    change.format = Some(received.format.clone());
+    change.encoding = received.encoding.clone();
+    if received.source.is_some() {
+        change.source = received.source.clone();
+    }
+    if let Some(agent) = &received.agent {
+        let ip = change.agent.as_ref().and_then(|a| a.ip.clone());
+        change.agent = Some(Agent { ip, ..agent.clone() });
+    }
+    change.skipped_invalid = if received.report.valid { 0 } else { error_total(&received.report) };
+}
+
+/// Applies a validated directory as `change` with the tenant's threshold (and, for imports,
+/// its daily limit).
+pub async fn apply(
+    store: &Store,
+    change: Change,
+    directory: Directory,
+    query: &ImportQuery,
+    rate_limited: bool,
+) -> Result<Applied> {
+    let (dry_run, force) = (query.dry_run, query.force);
+    blocking(store, move |s| {
+        let settings = s.tenant(change.tenant)?.map(|t| t.settings).unwrap_or_default();
+        let options = ApplyOptions {
+            dry_run,
+            force,
+            threshold_percent: settings.deletion_threshold_percent,
+            daily_limit: rate_limited.then_some(settings.daily_import_limit),
+        };
+        let incoming = Incoming::from_directory(&directory);
+        s.apply(change, &incoming, options)
+    })
+    .await
+}
+
+/// The response for each outcome of [`apply`].
+pub fn respond(applied: Applied, report: &Report) -> Result<Response> {
+    match applied {
+        Applied::Committed(entry) => {
+            let mut value = serde_json::to_value(&entry).map_err(AppError::internal)?;
+            if let Value::Object(map) = &mut value {
+                map.insert("report".to_owned(), serde_json::to_value(report).map_err(AppError::internal)?);
+            }
+            Ok((StatusCode::CREATED, Json(value)).into_response())
+        }
+        Applied::DryRun(domains) => {
+            let exceeded = domains.iter().any(|d| d.threshold_exceeded);
+            Ok(Json(json!({ "dry_run": true, "threshold_exceeded": exceeded, "domains": domains, "report": report }))
+                .into_response())
+        }
+        Applied::ThresholdExceeded(domains) => {
+            let names: Vec<&str> = domains
+                .iter()
+                .filter(|d| d.threshold_exceeded)
+                .map(|d| d.domain.as_deref().unwrap_or("(groups without address)"))
+                .collect();
+            Err(AppError::new(
+                StatusCode::CONFLICT,
+                "deletion-threshold-exceeded",
+                format!(
+                    "this would remove more addresses than the deletion threshold allows in {}; check the diff, then repeat with force=true to confirm",
+                    names.join(", ")
+                ),
+            )
+            .with("diff", json!({ "domains": domains })))
+        }
+        Applied::DailyLimit { limit, retry_after_seconds } => Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "daily-import-limit",
+            format!("this tenant has made its {limit} imports of the last 24 hours; try again later"),
+        )
+        .retry_after(retry_after_seconds)),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: TenantPrincipal,
+    Query(query): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let received = receive(&state, who.tenant, &headers, body, &query).await?;
+    if let Some(error) = refusal(&received, query.skip_invalid) {
+        return Err(error);
+    }
+    let mut change = Change::new(who.tenant, ChangeKind::Import, &who.principal.name());
+    describe(&mut change, &received);
+    let Received { report, directory, .. } = received;
+    let applied = apply(&state.store, change, directory, &query, true).await?;
+    respond(applied, &report)
+}
+
+async fn list(State(state): State<AppState>, who: TenantPrincipal) -> Result<Json<Value>> {
+    let kinds = [ChangeKind::Import, ChangeKind::Rollback, ChangeKind::DomainRemoval];
+    let entries = blocking(&state.store, move |s| s.history(who.tenant, &kinds)).await?;
+    Ok(Json(json!({ "imports": entries })))
+}
+
+async fn one(State(state): State<AppState>, who: TenantPrincipal, Path(id): Path<u64>) -> Result<Json<Value>> {
+    let entry = blocking(&state.store, move |s| s.history_entry(who.tenant, id)).await?;
+    let entry = entry.ok_or_else(|| AppError::not_found("import"))?;
+    Ok(Json(serde_json::to_value(entry).map_err(AppError::internal)?))
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    who: TenantPrincipal,
+    Path(id): Path<u64>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let by = who.principal.name();
+    let outcome = blocking(&state.store, move |s| s.rollback(who.tenant, id, &by)).await?;
+    match outcome {
+        RolledBack::Done(entry) => {
+            Ok((StatusCode::CREATED, Json(serde_json::to_value(entry).map_err(AppError::internal)?)))
+        }
+        RolledBack::NotFound => Err(AppError::not_found("import")),
+        RolledBack::Refused(reason) => Err(AppError::new(StatusCode::CONFLICT, "rollback-refused", reason)),
+    }
+}
+
+/// Records a refused sync push in the history, so that the Synchronize tab shows it.
+pub async fn record_refused(store: &Store, mut change: Change, result: ChangeResult, message: String) -> Result<()> {
+    change.result = result;
+    change.message = Some(message);
+    change.snapshot = false;
+    blocking(store, move |s| s.record_refused(change).map(|_| ())).await
+}

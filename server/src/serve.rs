@@ -1,0 +1,130 @@
+//! `dirgate serve`: open the database, make the first operator account, and serve until
+//! SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::store::{Role, Store, Timestamp, User};
+use crate::{AppState, Config, app, auth};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The database file (created when missing).
+    #[arg(long, default_value = "./dirgate.redb")]
+    db: PathBuf,
+    /// The largest import or sync body, after decompression, in MiB.
+    #[arg(long, default_value_t = 128)]
+    max_upload_mib: u64,
+    /// Mark the session cookie `Secure` (when the server is reached over HTTPS).
+    #[arg(long)]
+    secure_cookies: bool,
+}
+
+/// Creates the operator account `admin` on an empty database. The password comes from
+/// `DIRGATE_ADMIN_PASSWORD`, or is generated and returned so that it can be printed once.
+fn bootstrap(store: &Store) -> crate::store::Result<Option<(String, bool)>> {
+    if store.user_count()? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match std::env::var("DIRGATE_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (auth::random_secret(18), true),
+    };
+    let user = User {
+        username: "admin".to_owned(),
+        password_hash: auth::hash_password(&password),
+        role: Role::Operator,
+        tenant: None,
+        created_at: Timestamp::now(),
+    };
+    store.create_user(&user)?;
+    Ok(Some((password, generated)))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return interrupt.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+    eprintln!("dirgate: shutting down");
+}
+
+pub fn run(args: &ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dirgate serve: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: &ServeArgs) -> ExitCode {
+    let db = args.db.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&db)?;
+        let first = bootstrap(&store)?;
+        Ok::<_, crate::store::StoreError>((store, first))
+    })
+    .await;
+    let (store, first) = match opened {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            eprintln!("dirgate serve: cannot open {}: {e}", args.db.display());
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("dirgate serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("dirgate serve: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(2);
+        }
+    };
+    let address = listener.local_addr().unwrap_or(args.listen);
+    let config = Config {
+        max_upload_bytes: args.max_upload_mib << 20,
+        secure_cookies: args.secure_cookies,
+        ..Config::default()
+    };
+    let router = app(AppState::new(store, config));
+    println!("dirgate listening on http://{address}/ (database {})", args.db.display());
+    match first {
+        Some((password, true)) => println!(
+            "first login: admin / {password}  (shown once; change it by setting DIRGATE_ADMIN_PASSWORD before the first start)"
+        ),
+        Some((_, false)) => println!("first login: admin / the password in DIRGATE_ADMIN_PASSWORD"),
+        None => {}
+    }
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dirgate serve: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
