@@ -78,10 +78,26 @@ impl Read for ChannelReader {
     }
 }
 
-/// A request body as a blocking reader of its decoded bytes, capped at `limit`.
-pub type Upload = Box<dyn Read + Send>;
+/// A request body on its way to a blocking thread. Turn it into a reader there, with
+/// [`Upload::into_reader`]: a gzip decoder reads its header as soon as it is made.
+pub struct Upload {
+    raw: Limited<ChannelReader>,
+    gzip: bool,
+    limit: u64,
+}
 
-/// Starts reading `body`. Must be called on the async side; the reader is then moved to a
+impl Upload {
+    /// The decoded bytes of the body, capped at the limit. Call this on a blocking thread.
+    pub fn into_reader(self) -> Box<dyn Read + Send> {
+        if self.gzip {
+            Box::new(Limited { inner: flate2::read::MultiGzDecoder::new(self.raw), remaining: self.limit })
+        } else {
+            Box::new(self.raw)
+        }
+    }
+}
+
+/// Starts reading `body`. Must be called on the async side; the [`Upload`] is then moved to a
 /// blocking thread. Refuses unknown encodings (415) and a declared length over the limit (413).
 pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, AppError> {
     let encoding = headers
@@ -107,20 +123,34 @@ pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, App
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();
+        let mut forwarding = true;
+        let mut drained = 0u64;
         while let Some(frame) = stream.next().await {
-            let frame = frame.map_err(io::Error::other);
-            let failed = frame.is_err();
-            if tx.send(frame).await.is_err() || failed {
-                break;
+            if forwarding {
+                let failed = frame.is_err();
+                if tx.send(frame.map_err(io::Error::other)).await.is_err() {
+                    // The reader stopped early (an error, or the limit after decompression).
+                    // Reading the rest, up to the limit, lets the client see the answer instead
+                    // of a reset connection.
+                    forwarding = false;
+                } else if failed {
+                    break;
+                }
+            } else {
+                match frame {
+                    Ok(bytes) => {
+                        drained += bytes.len() as u64;
+                        if drained > limit {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
             }
         }
     });
     let raw = Limited { inner: ChannelReader { rx, current: Bytes::new() }, remaining: limit };
-    Ok(if gzip {
-        Box::new(Limited { inner: flate2::read::MultiGzDecoder::new(raw), remaining: limit })
-    } else {
-        Box::new(raw)
-    })
+    Ok(Upload { raw, gzip, limit })
 }
 
 #[cfg(test)]

@@ -245,6 +245,7 @@ async fn create_own_key(
     who: TenantPrincipal,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
+    refuse_keys(&who)?;
     let name = key_name(&body)?;
     make_key(&state, who.tenant, who.principal.name(), name).await
 }
@@ -273,7 +274,17 @@ async fn list_keys(State(state): State<AppState>, who: TenantPrincipal) -> Resul
     Ok(Json(json!({ "keys": keys })))
 }
 
+/// Keys are managed by people: a leaked key (a sync agent's, say) must not be able to mint
+/// more keys or revoke the administrators' own.
+fn refuse_keys(who: &TenantPrincipal) -> Result<()> {
+    if who.principal.is_key() {
+        return Err(AppError::forbidden("API keys are created and revoked by a signed-in administrator, not by a key"));
+    }
+    Ok(())
+}
+
 async fn revoke_key(State(state): State<AppState>, who: TenantPrincipal, Path(id): Path<String>) -> Result<StatusCode> {
+    refuse_keys(&who)?;
     let revoked = blocking(&state.store, move |s| s.revoke_key(who.tenant, &id)).await?;
     if revoked { Ok(StatusCode::NO_CONTENT) } else { Err(AppError::not_found("key")) }
 }
@@ -330,8 +341,11 @@ async fn put_settings(
     who: TenantPrincipal,
     Json(settings): Json<TenantSettings>,
 ) -> Result<Json<TenantSettings>> {
-    if settings.deletion_threshold_percent > 100 {
-        return Err(AppError::bad_request("invalid-settings", "deletion_threshold_percent is between 0 and 100"));
+    if settings.deletion_threshold_percent > 100 || settings.daily_import_limit == 0 {
+        return Err(AppError::bad_request(
+            "invalid-settings",
+            "deletion_threshold_percent is between 0 and 100, and daily_import_limit is at least 1",
+        ));
     }
     let saved = blocking(&state.store, move |s| s.set_tenant_settings(who.tenant, settings)).await?;
     if saved { Ok(Json(settings)) } else { Err(AppError::not_found("tenant")) }

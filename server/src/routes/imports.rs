@@ -5,7 +5,7 @@
 use std::io::{BufReader, Read};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use dirgate_core::{Alias, Code, Directory, FormatChoice, Group, Options, Recipie
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 use super::blocking;
 use crate::AppState;
@@ -107,62 +108,176 @@ pub struct Received {
 /// The bytes of a raw file are fed to the validator in chunks of this size.
 const CHUNK_BYTES: usize = 256 * 1024;
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"))
+fn content_type(headers: &HeaderMap) -> String {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase()
 }
 
-fn validate_raw(mut upload: Upload, limit: u64, options: Options, name: String) -> Result<Received> {
-    let mut validator = Validator::new(options);
-    validator.begin_file(name.clone());
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; CHUNK_BYTES];
-    let mut size = 0u64;
-    loop {
-        let n = match upload.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(body::read_error(&e, limit)),
-        };
-        size += n as u64;
-        hasher.update(&buffer[..n]);
-        validator.feed(&buffer[..n]);
+fn is_json(headers: &HeaderMap) -> bool {
+    content_type(headers).starts_with("application/json")
+}
+
+/// The boundary of a `multipart/form-data` body, which is read without `Content-Encoding`.
+fn multipart_boundary(headers: &HeaderMap) -> Result<Option<String>> {
+    if !content_type(headers).starts_with("multipart/form-data") {
+        return Ok(None);
     }
-    let outcome = validator.finish();
-    let file = &outcome.report.files[0];
-    let meta = FileMeta {
-        name,
-        size,
-        sha256: Some(crate::auth::hex(&hasher.finalize())),
-        format: Some(file.format.to_string()),
-        encoding: Some(file.encoding.as_str().to_owned()),
+    if headers.contains_key(header::CONTENT_ENCODING) {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-encoding",
+            "a multipart body cannot be Content-Encoded; compress the files' JSON form instead",
+        ));
+    }
+    let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    multer::parse_boundary(raw)
+        .map(Some)
+        .map_err(|e| AppError::bad_request("bad-multipart", format!("bad multipart Content-Type: {e}")))
+}
+
+/// Where the records of a body come from.
+enum Source {
+    Json(Upload),
+    Raw(Upload),
+    Multipart(mpsc::Receiver<Result<Piece>>),
+}
+
+/// One step of reading raw files: a new file begins, or the next bytes of the current one.
+enum Piece {
+    File(String),
+    Data(Bytes),
+    Description(String),
+}
+
+/// Validates raw files, given as a sequence of pieces, as one import.
+fn validate_files(options: Options, mut next: impl FnMut() -> Result<Option<Piece>>) -> Result<Received> {
+    let mut validator = Validator::new(options);
+    let mut files: Vec<FileMeta> = Vec::new();
+    let mut hasher: Option<Sha256> = None;
+    let mut description = String::new();
+    let finish_file = |files: &mut Vec<FileMeta>, hasher: &mut Option<Sha256>| {
+        if let (Some(h), Some(file)) = (hasher.take(), files.last_mut()) {
+            file.sha256 = Some(crate::auth::hex(&h.finalize()));
+        }
     };
+    while let Some(piece) = next()? {
+        match piece {
+            Piece::File(name) => {
+                finish_file(&mut files, &mut hasher);
+                validator.begin_file(name.clone());
+                files.push(FileMeta { name, ..FileMeta::default() });
+                hasher = Some(Sha256::new());
+            }
+            Piece::Data(bytes) => {
+                let (Some(file), Some(h)) = (files.last_mut(), hasher.as_mut()) else { continue };
+                file.size += bytes.len() as u64;
+                h.update(&bytes);
+                validator.feed(&bytes);
+            }
+            Piece::Description(text) => description = text,
+        }
+    }
+    finish_file(&mut files, &mut hasher);
+    let outcome = validator.finish();
+    for (meta, report) in files.iter_mut().zip(&outcome.report.files) {
+        meta.format = Some(report.format.to_string());
+        meta.encoding = Some(report.encoding.as_str().to_owned());
+    }
     Ok(Received {
         format: outcome.report.format.to_string(),
         encoding: Some(outcome.report.encoding.as_str().to_owned()),
         report: outcome.report,
         directory: outcome.directory,
-        files: vec![meta],
-        description: String::new(),
+        files,
+        description,
         agent: None,
         source: None,
     })
 }
 
-fn validate_normalised(upload: Upload, limit: u64, options: Options) -> Result<Received> {
-    let body: NormalisedBody = serde_json::from_reader(BufReader::with_capacity(CHUNK_BYTES, upload)).map_err(|e| {
-        if e.is_io() {
-            body::read_error(&std::io::Error::from(e), limit)
-        } else {
-            AppError::bad_request(
-                "bad-json",
-                format!("the body is not a normalised directory: {e} (line {}, column {})", e.line(), e.column()),
-            )
+/// One raw body is one file.
+fn validate_raw(upload: Upload, limit: u64, options: Options, name: String) -> Result<Received> {
+    let mut upload = upload.into_reader();
+    let mut name = Some(name);
+    let mut buffer = vec![0u8; CHUNK_BYTES];
+    validate_files(options, move || {
+        if let Some(name) = name.take() {
+            return Ok(Some(Piece::File(name)));
         }
-    })?;
+        loop {
+            return match upload.read(&mut buffer) {
+                Ok(0) => Ok(None),
+                Ok(n) => Ok(Some(Piece::Data(Bytes::copy_from_slice(&buffer[..n])))),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(body::read_error(&e, limit)),
+            };
+        }
+    })
+}
+
+/// A `multipart/form-data` body: every part with a file name is a file of the import, and a
+/// part named `description` is the description. Parts are pumped to the blocking validator
+/// as they arrive; the limit applies to the whole body.
+fn pump_multipart(body: Body, boundary: String, limit: u64) -> mpsc::Receiver<Result<Piece>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit));
+        let mut multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+        let fail = |e: multer::Error| match e {
+            multer::Error::StreamSizeExceeded { .. } => AppError::too_large(limit),
+            other => AppError::bad_request("bad-multipart", format!("the multipart body could not be read: {other}")),
+        };
+        loop {
+            let mut field = match multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(fail(e))).await;
+                    return;
+                }
+            };
+            let name = match (field.file_name(), field.name()) {
+                (Some(file), _) => file.to_owned(),
+                (None, Some("description")) => {
+                    let text = field.text().await.unwrap_or_default();
+                    let _ = tx.send(Ok(Piece::Description(text))).await;
+                    continue;
+                }
+                _ => continue,
+            };
+            if tx.send(Ok(Piece::File(name))).await.is_err() {
+                return;
+            }
+            loop {
+                match field.chunk().await {
+                    Ok(Some(bytes)) => {
+                        if tx.send(Ok(Piece::Data(bytes))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.send(Err(fail(e))).await;
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn validate_normalised(upload: Upload, limit: u64, options: Options) -> Result<Received> {
+    let body: NormalisedBody = serde_json::from_reader(BufReader::with_capacity(CHUNK_BYTES, upload.into_reader()))
+        .map_err(|e| {
+            if e.is_io() {
+                body::read_error(&std::io::Error::from(e), limit)
+            } else {
+                AppError::bad_request(
+                    "bad-json",
+                    format!("the body is not a normalised directory: {e} (line {}, column {})", e.line(), e.column()),
+                )
+            }
+        })?;
     let directory = Directory { recipients: body.recipients, aliases: body.aliases, groups: body.groups };
     let name = match body.files.as_slice() {
         [] => "directory".to_owned(),
@@ -198,8 +313,11 @@ pub async fn receive(
     query: &ImportQuery,
 ) -> Result<Received> {
     let limit = state.config.max_upload_bytes;
-    let upload = body::upload(body, headers, limit)?;
-    let json = is_json(headers);
+    let source = match multipart_boundary(headers)? {
+        Some(boundary) => Source::Multipart(pump_multipart(body, boundary, limit)),
+        None if is_json(headers) => Source::Json(body::upload(body, headers, limit)?),
+        None => Source::Raw(body::upload(body, headers, limit)?),
+    };
     let store = state.store.clone();
     let query = query.clone();
     tokio::task::spawn_blocking(move || {
@@ -217,11 +335,13 @@ pub async fn receive(
             FormatParam::Csv => FormatChoice::Csv,
         };
         let options = Options { format, managed_domains: domains, ..Options::default() };
-        let mut received = if json {
-            validate_normalised(upload, limit, options)?
-        } else {
-            let name = query.name.clone().unwrap_or_else(|| "upload".to_owned());
-            validate_raw(upload, limit, options, name)?
+        let mut received = match source {
+            Source::Json(upload) => validate_normalised(upload, limit, options)?,
+            Source::Raw(upload) => {
+                let name = query.name.clone().unwrap_or_else(|| "upload".to_owned());
+                validate_raw(upload, limit, options, name)?
+            }
+            Source::Multipart(mut rx) => validate_files(options, move || rx.blocking_recv().transpose())?,
         };
         if let Some(description) = query.description {
             received.description = description;
@@ -279,10 +399,14 @@ pub fn describe(change: &mut Change, received: &Received) {
     change.files = received.files.clone();
     change.format = Some(received.format.clone());
     change.encoding = received.encoding.clone();
-    if received.source.is_some() {
-        change.source = received.source.clone();
+    if change.kind == ChangeKind::Sync
+        && let Some(source) = &received.source
+    {
+        change.source = Some(source.clone());
     }
-    if let Some(agent) = &received.agent {
+    if change.kind == ChangeKind::Sync
+        && let Some(agent) = &received.agent
+    {
         let ip = change.agent.as_ref().and_then(|a| a.ip.clone());
         change.agent = Some(Agent { ip, ..agent.clone() });
     }

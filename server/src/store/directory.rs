@@ -83,10 +83,11 @@ impl Incoming {
         for a in &directory.aliases {
             incoming.push(RecordKind::Alias, address::domain_of(&a.address), address::key_of(&a.address), encode(a));
         }
+        let mut unaddressed: HashSet<String> = HashSet::new();
         for g in &directory.groups {
             let (domain, key) = match &g.address {
                 Some(a) => (address::domain_of(a), address::key_of(a)),
-                None => ("", group_key(g)),
+                None => ("", unaddressed_key(&mut unaddressed, g)),
             };
             incoming.push(RecordKind::Group, domain, key, encode(g));
         }
@@ -122,12 +123,18 @@ impl Incoming {
     }
 }
 
-/// The key of a group without an address: its DN when it has one, else its name.
-fn group_key(group: &dirgate_core::Group) -> String {
-    match &group.dn {
-        Some(dn) => format!("dn:{}", dn.to_lowercase()),
-        None => format!("name:{}", group.name.to_lowercase()),
+/// The key of a group without an address: its lower-cased name, which is what survives an
+/// export and re-import (`groups.csv` has no DN). Two such groups of one name (different DNs in
+/// LDIF) get `#2`, `#3`... so that neither is lost.
+fn unaddressed_key(seen: &mut HashSet<String>, group: &dirgate_core::Group) -> String {
+    let name = group.name.to_lowercase();
+    let mut key = name.clone();
+    let mut n = 1;
+    while !seen.insert(key.clone()) {
+        n += 1;
+        key = format!("{name}#{n}");
     }
+    key
 }
 
 /// Counts of one kind of record on both sides of a replace.
