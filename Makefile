@@ -2,14 +2,16 @@
 # Everything else here is plumbing for them, for CI and for benchmarks.
 
 CARGO ?= cargo
-SAMPLE ?= tests/samples/users.csv
+LISTEN ?= 127.0.0.1:8080
+DB ?= dirgate.redb
 
-.PHONY: run test lint unit bench bench-data fuzz
+.PHONY: run test lint unit bench bench-data bench-server fuzz
 
-## Build everything and run dirgate.
+## Build everything and run the server on its embedded redb file; it prints the URL and, on
+## the first start, the operator's login.
 run:
 	$(CARGO) build --release --bin dirgate
-	./target/release/dirgate check $(SAMPLE) || true
+	./target/release/dirgate serve --listen $(LISTEN) --db $(DB)
 
 ## Every check CI runs: formatting, lints, unit, fixture and end-to-end tests.
 test: lint unit
@@ -28,6 +30,11 @@ bench-data:
 
 bench: bench-data
 	DIRGATE_BENCH_DATA=$(CURDIR)/target/bench-data $(CARGO) bench -p dirgate-core --bench validate
+
+## The server's figures: 1M-recipient import, export throughput, recipient-check load (wrk).
+bench-server:
+	$(CARGO) build --release --bin dirgate
+	python3 tests/bench/server_bench.py --users 1000000
 
 ## Fuzz each target for FUZZ_SECONDS (nightly toolchain and cargo-fuzz required).
 FUZZ_SECONDS ?= 60
