@@ -444,6 +444,18 @@ fn an_import_replaces_only_the_domains_in_the_file() {
 }
 
 #[test]
+fn an_import_larger_than_the_json_limit_is_accepted() {
+    // Ordinary requests are capped at 1 MiB; imports have their own, larger limit.
+    let server = Server::start();
+    let (_, acme) = server.tenant("Acme", &["example.com"]);
+    let big = users("example.com", 0..100_000);
+    assert!(big.len() > 2 << 20);
+    let (status, import) = acme.import_raw("big.csv", &big, "");
+    assert_eq!(status, 201, "{import}");
+    assert_eq!(domain_stats(&acme.stats(), "example.com"), (100_000, 0, 0));
+}
+
+#[test]
 fn a_dry_run_shows_the_diff_with_samples_and_stores_nothing() {
     let server = Server::start();
     let (_, acme) = server.tenant("Acme", &["example.com"]);

@@ -49,10 +49,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Whether a request carries an import or sync body, which has the larger upload limit.
+/// Whether a request carries an import or sync body, which has the larger upload limit. (The
+/// path is seen inside the `/api/v1` nest, without that prefix.)
 fn is_upload(request: &Request) -> bool {
-    let path = request.uri().path();
-    request.method() == axum::http::Method::POST && (path.ends_with("/v1/imports") || path.ends_with("/v1/sync"))
+    let path = request.uri().path().trim_end_matches('/');
+    request.method() == axum::http::Method::POST && matches!(path, "/imports" | "/sync")
 }
 
 /// Answers 413 at once when a request announces a body over its limit, before reading any of
