@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod check;
 pub mod error;
+pub mod policy;
 pub mod routes;
 pub mod serve;
 pub mod store;

@@ -24,6 +24,12 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure` (when the server is reached over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
+    /// Also answer Postfix's policy delegation protocol (`check_policy_service`) here.
+    #[arg(long, value_name = "ADDR")]
+    policy_listen: Option<SocketAddr>,
+    /// The policy service's text after `REJECT`; `{recipient}` is replaced by the address.
+    #[arg(long, default_value = crate::policy::DEFAULT_REJECT_TEXT)]
+    policy_reject_text: String,
 }
 
 /// Creates the operator account `admin` on an empty database. The password comes from
@@ -47,7 +53,7 @@ fn bootstrap(store: &Store) -> crate::store::Result<Option<(String, bool)>> {
     Ok(Some((password, generated)))
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(notify: tokio::sync::watch::Sender<bool>) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -63,6 +69,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     interrupt.await.unwrap_or(());
     eprintln!("dirgate: shutting down");
+    let _ = notify.send(true);
 }
 
 pub fn run(args: &ServeArgs) -> ExitCode {
@@ -108,6 +115,20 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         secure_cookies: args.secure_cookies,
         ..Config::default()
     };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if let Some(policy_address) = args.policy_listen {
+        let policy_listener = match tokio::net::TcpListener::bind(policy_address).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("dirgate serve: cannot listen for the policy service on {policy_address}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let bound = policy_listener.local_addr().unwrap_or(policy_address);
+        let policy = crate::policy::PolicyConfig { reject_text: args.policy_reject_text.clone() };
+        tokio::spawn(crate::policy::serve(policy_listener, store.clone(), policy, stopped.clone()));
+        println!("policy service listening on {bound} (Postfix: check_policy_service inet:{bound})");
+    }
     let router = app(AppState::new(store, config));
     println!("dirgate listening on http://{address}/ (database {})", args.db.display());
     match first {
@@ -118,7 +139,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         None => {}
     }
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown_signal(stop))
         .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ mod docs;
 mod domains;
 mod exports;
 mod imports;
-mod recipients;
+pub mod recipients;
 mod stats;
 mod sync;
 
