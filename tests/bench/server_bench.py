@@ -34,17 +34,23 @@ DOMAIN = "bench.example"
 def start(binary, db):
     env = dict(os.environ, DIRGATE_ADMIN_PASSWORD=PASSWORD)
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--db", db, "--max-upload-mib", "1024"],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--db", db, "--max-upload-mib", "1024",
+         "--policy-listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         env=env,
         text=True,
     )
-    line = proc.stdout.readline()
-    match = re.search(r"http://([\d.]+):(\d+)/", line)
-    if not match:
-        proc.kill()
-        sys.exit(f"no URL in {line!r}")
-    return proc, match.group(1), int(match.group(2))
+    policy = None
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            sys.exit("dirgate serve exited")
+        found = re.search(r"policy service listening on ([\d.]+):(\d+)", line)
+        if found:
+            policy = (found.group(1), int(found.group(2)))
+        match = re.search(r"http://([\d.]+):(\d+)/", line)
+        if match:
+            return proc, match.group(1), int(match.group(2)), policy
 
 
 class Api:
@@ -80,6 +86,35 @@ def peak_rss_mib(pid):
     return float("nan")
 
 
+def policy_latency(policy, n, requests=20000):
+    """Postfix policy requests over one kept-open connection, as Postfix's smtpd sends them."""
+    import random
+    import socket
+    rng = random.Random(42)
+    sock = socket.create_connection(policy)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = sock.makefile("rb")
+    times = []
+    rejects = 0
+    for _ in range(requests):
+        i = rng.randrange(0, 2 * n)
+        request = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.1\n"
+                   f"sender=a@test.invalid\nrecipient=user{i}@{DOMAIN}\n\n").encode()
+        t = time.perf_counter()
+        sock.sendall(request)
+        action = reader.readline()
+        reader.readline()
+        times.append(time.perf_counter() - t)
+        rejects += action.startswith(b"action=REJECT")
+        assert (i >= n) == action.startswith(b"action=REJECT"), (i, action)
+    sock.close()
+    times.sort()
+    pct = lambda p: times[min(len(times) - 1, int(p / 100 * len(times)))] * 1e6
+    return (f"policy service, one connection, {requests:,} requests", f"{len(times) / sum(times):,.0f} req/s",
+            f"p50 {pct(50):.0f}us, p99 {pct(99):.0f}us, p99.9 {pct(99.9):.0f}us, max {times[-1] * 1e6:.0f}us; "
+            f"{rejects:,} rejected, all answers checked")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -91,7 +126,7 @@ def main():
     n = args.users
 
     workdir = tempfile.mkdtemp(prefix="dirgate-bench-")
-    proc, host, port = start(args.binary, os.path.join(workdir, "bench.redb"))
+    proc, host, port, policy = start(args.binary, os.path.join(workdir, "bench.redb"))
     rows = []
     try:
         api = Api(host, port)
@@ -182,6 +217,7 @@ def main():
                          f"p50 {lat1.get('50')}, p90 {lat1.get('90')}, p99 {lat1.get('99')}"))
         else:
             rows.append(("recipient check", "skipped", "install wrk (apt-get install wrk)"))
+        rows.append(policy_latency(policy, n))
         rows.append(("server peak RSS", f"{peak_rss_mib(proc.pid):.0f} MiB", ""))
         rows.append(("database file", f"{os.path.getsize(os.path.join(workdir, 'bench.redb')) / 1e6:.0f} MB", ""))
     finally:
