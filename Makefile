@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DB ?= dirgate.redb
 
-.PHONY: run test lint unit bench bench-data bench-server fuzz
+.PHONY: run test lint unit bench bench-data bench-server bench-postfix fuzz
 
 ## Build everything and run the server on its embedded redb file; it prints the URL and, on
 ## the first start, the operator's login.
@@ -35,6 +35,10 @@ bench: bench-data
 bench-server:
 	$(CARGO) build --release --bin dirgate
 	python3 tests/bench/server_bench.py --users 1000000
+
+## The whole SMTP path: Postfix with dirgate's policy service against a static recipient table.
+bench-postfix:
+	$(CARGO) test --release -p dirgate --test policy -- --ignored --nocapture bench_postfix
 
 ## Fuzz each target for FUZZ_SECONDS (nightly toolchain and cargo-fuzz required).
 FUZZ_SECONDS ?= 60

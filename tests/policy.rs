@@ -240,8 +240,16 @@ fn smtp(reader: &mut BufReader<TcpStream>, command: &str) -> (u16, String) {
     smtp_reply(reader)
 }
 
-/// A private Postfix instance in a temporary folder, relaying example.com and other.example to
-/// an smtp-sink, with `check_policy_service` pointing at dirgate.
+/// How a Postfix instance knows its recipients.
+enum Check<'a> {
+    /// `check_policy_service` pointing at dirgate's policy service.
+    Policy(&'a str),
+    /// A static `relay_recipient_maps` table with these addresses: the fastest Postfix can do.
+    Table(&'a [String]),
+}
+
+/// A private Postfix instance in a temporary folder, relaying example.com, example.net and
+/// other.example to an smtp-sink.
 struct Postfix {
     config: std::path::PathBuf,
     port: u16,
@@ -249,7 +257,7 @@ struct Postfix {
 }
 
 impl Postfix {
-    fn start(root: &Path, policy: &str) -> Postfix {
+    fn start(root: &Path, check: Check<'_>) -> Postfix {
         let (config, log) = (root.join("etc"), root.join("log"));
         for dir in [&config, &log, &root.join("spool"), &root.join("data")] {
             std::fs::create_dir_all(dir).unwrap();
@@ -261,6 +269,25 @@ impl Postfix {
             .spawn()
             .expect("smtp-sink (from Debian's postfix package)");
         let transport = format!("smtp:[127.0.0.1]:{sink_port}");
+        let restrictions = match check {
+            Check::Policy(policy) => {
+                format!(
+                    "smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:{policy}\n"
+                )
+            }
+            Check::Table(addresses) => {
+                let table = config.join("relay_recipients");
+                let lines: String = addresses.iter().map(|a| format!("{a} OK\n")).collect();
+                std::fs::write(&table, lines).unwrap();
+                let status = Command::new("postmap").arg(format!("hash:{}", table.display())).status().unwrap();
+                assert!(status.success(), "postmap");
+                format!(
+                    "smtpd_recipient_restrictions = reject_unauth_destination\n\
+                     relay_recipient_maps = hash:{}\nunknown_relay_recipient_reject_code = 550\n",
+                    table.display()
+                )
+            }
+        };
         let main_cf = format!(
             "compatibility_level = 3.6\n\
              queue_directory = {spool}\n\
@@ -276,7 +303,7 @@ impl Postfix {
              transport_maps = inline:{{ example.com={transport}, example.net={transport}, other.example={transport} }}\n\
              smtp_dns_support_level = disabled\n\
              smtpd_relay_restrictions = reject_unauth_destination\n\
-             smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:{policy}\n\
+             {restrictions}\
              access_map_reject_code = 550\n\
              maillog_file = {log}/postfix.log\n\
              maillog_file_prefixes = /var, /dev/stdout, {log}\n",
@@ -349,9 +376,9 @@ fn a_real_postfix_rejects_unknown_recipients_because_of_dirgate() {
         eprintln!("SKIPPED: Postfix is not installed (apt-get install postfix); CI installs it and requires this test");
         return;
     }
-    let (server, _) = policy_server(&[]);
+    let (server, acme) = policy_server(&[]);
     let root = tempfile::tempdir().unwrap();
-    let postfix = Postfix::start(root.path(), server.policy.as_deref().unwrap());
+    let postfix = Postfix::start(root.path(), Check::Policy(server.policy.as_deref().unwrap()));
     let mut smtp_conn = postfix.connect();
     let (code, banner) = smtp_reply(&mut smtp_conn);
     assert_eq!(code, 220, "{banner}");
@@ -373,4 +400,97 @@ fn a_real_postfix_rejects_unknown_recipients_because_of_dirgate() {
     let (code, text) = smtp(&mut smtp_conn, "Subject: test\r\n\r\nhello\r\n.");
     assert_eq!(code, 250, "{text}");
     assert_eq!(smtp(&mut smtp_conn, "QUIT").0, 221);
+
+    // Re-import without John: his next RCPT TO is rejected, with no restart of anything.
+    let (status, body) = acme.import_raw(
+        "ad.ldif",
+        b"dn: CN=Sales,DC=example,DC=com\nobjectClass: group\nmail: sales@example.com\n",
+        "&force=true",
+    );
+    assert_eq!(status, 201, "{body}");
+    let mut smtp_conn = postfix.connect();
+    assert_eq!(smtp_reply(&mut smtp_conn).0, 220);
+    assert_eq!(smtp(&mut smtp_conn, "EHLO client.test.invalid").0, 250);
+    assert_eq!(smtp(&mut smtp_conn, "MAIL FROM:<sender@test.invalid>").0, 250);
+    let (code, text) = smtp(&mut smtp_conn, "RCPT TO:<john.smith@example.com>");
+    assert_eq!(code, 550, "John was removed by the re-import: {text}");
+    assert_eq!(smtp(&mut smtp_conn, "RCPT TO:<sales@example.com>").0, 250);
+    assert_eq!(smtp(&mut smtp_conn, "QUIT").0, 221);
+}
+
+/// Messages per second that Postfix accepts, driven by its own `smtp-source`.
+fn smtp_source_rate(postfix: &Postfix, recipient: &str, messages: u32, sessions: u32) -> f64 {
+    let started = Instant::now();
+    let output = Command::new("smtp-source")
+        .args([
+            "-c",
+            "-m",
+            &messages.to_string(),
+            "-s",
+            &sessions.to_string(),
+            "-f",
+            "load@test.invalid",
+            "-t",
+            recipient,
+        ])
+        .arg(format!("127.0.0.1:{}", postfix.port))
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "smtp-source: {}", String::from_utf8_lossy(&output.stderr));
+    f64::from(messages) / started.elapsed().as_secs_f64()
+}
+
+/// The load benchmark of the whole SMTP path (`make bench-postfix`): Postfix checking
+/// recipients through dirgate's policy service, against the same Postfix with the same address
+/// list as a static `relay_recipient_maps` hash table, in one run, alternating.
+#[test]
+#[ignore = "a benchmark: make bench-postfix"]
+fn bench_postfix_policy_against_a_static_table() {
+    let users = 10_000;
+    let (server, acme) = policy_server(&[]);
+    let addresses: Vec<String> = (0..users).map(|i| format!("user{i}@example.com")).collect();
+    let csv: String = addresses.iter().map(|a| format!("{a}\n")).collect();
+    let (status, body) = acme.import_raw("load.csv", csv.as_bytes(), "&force=true");
+    assert_eq!(status, 201, "{body}");
+    let (policy_root, table_root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let with_policy = Postfix::start(policy_root.path(), Check::Policy(server.policy.as_deref().unwrap()));
+    let with_table = Postfix::start(table_root.path(), Check::Table(&addresses));
+    let (messages, sessions) = (2000, 5);
+    let recipient = "user4242@example.com";
+    // Warm both up, then alternate three runs each and keep the medians.
+    smtp_source_rate(&with_policy, recipient, 200, sessions);
+    smtp_source_rate(&with_table, recipient, 200, sessions);
+    let (mut policy_rates, mut table_rates) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        policy_rates.push(smtp_source_rate(&with_policy, recipient, messages, sessions));
+        table_rates.push(smtp_source_rate(&with_table, recipient, messages, sessions));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (policy_rate, table_rate) = (median(&mut policy_rates), median(&mut table_rates));
+    // The policy service on its own, over one kept-open connection.
+    let mut policy = Policy::connect(&server);
+    let mut latencies: Vec<Duration> = (0..5000)
+        .map(|i| {
+            let started = Instant::now();
+            let answer = policy.ask(&format!("user{}@example.com", i * 7 % (2 * users)));
+            let took = started.elapsed();
+            assert_eq!(answer == "DUNNO", i * 7 % (2 * users) < users);
+            took
+        })
+        .collect();
+    latencies.sort();
+    let total: Duration = latencies.iter().sum();
+    println!(
+        "\nPostfix + smtp-source, {messages} messages x 3 runs, {sessions} sessions, {users} recipients:\n  \
+         check_policy_service (dirgate): {policy_rate:.0} msg/s\n  relay_recipient_maps (hash):    {table_rate:.0} msg/s\n  \
+         ratio: {:.0}% of the static table\n  policy service alone: {:.0} req/s, p50 {:?}, p99 {:?}",
+        100.0 * policy_rate / table_rate,
+        latencies.len() as f64 / total.as_secs_f64(),
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100],
+    );
 }
