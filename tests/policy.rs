@@ -241,6 +241,7 @@ fn smtp(reader: &mut BufReader<TcpStream>, command: &str) -> (u16, String) {
 }
 
 /// How a Postfix instance knows its recipients.
+#[derive(Clone, Copy)]
 enum Check<'a> {
     /// `check_policy_service` pointing at dirgate's policy service.
     Policy(&'a str),
@@ -279,8 +280,6 @@ impl Postfix {
                 let table = config.join("relay_recipients");
                 let lines: String = addresses.iter().map(|a| format!("{a} OK\n")).collect();
                 std::fs::write(&table, lines).unwrap();
-                let status = Command::new("postmap").arg(format!("hash:{}", table.display())).status().unwrap();
-                assert!(status.success(), "postmap");
                 format!(
                     "smtpd_recipient_restrictions = reject_unauth_destination\n\
                      relay_recipient_maps = hash:{}\nunknown_relay_recipient_reject_code = 550\n",
@@ -312,6 +311,16 @@ impl Postfix {
             log = log.display(),
         );
         std::fs::write(config.join("main.cf"), main_cf).unwrap();
+        if let Check::Table(_) = check {
+            let table = config.join("relay_recipients");
+            let status = Command::new("postmap")
+                .arg("-c")
+                .arg(&config)
+                .arg(format!("hash:{}", table.display()))
+                .status()
+                .unwrap();
+            assert!(status.success(), "postmap");
+        }
         let dist = ["/usr/share/postfix/master.cf.dist", "/etc/postfix/master.cf"]
             .iter()
             .find(|p| Path::new(p).exists())
