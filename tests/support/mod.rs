@@ -102,8 +102,21 @@ impl Drop for Server {
     }
 }
 
+/// The `dirgate` binary. Tests built by the server package get Cargo's own path; the sync
+/// agent's tests (another package) use the one beside their test executable
+/// (`target/debug/dirgate`), which `cargo test --workspace` builds before any test runs.
+pub fn dirgate_exe() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_dirgate") {
+        return PathBuf::from(path);
+    }
+    let test_exe = std::env::current_exe().unwrap();
+    let path = test_exe.parent().and_then(Path::parent).unwrap().join("dirgate");
+    assert!(path.exists(), "{} is missing: build it first with `cargo build -p dirgate`", path.display());
+    path
+}
+
 fn spawn(db: &Path, args: &[String]) -> (Child, String, Option<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dirgate"))
+    let mut child = Command::new(dirgate_exe())
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(args)
