@@ -9,12 +9,11 @@ DB ?= dirgate.redb
 
 ## Build everything and run the server on its embedded redb file; it prints the URL and, on
 ## the first start, the operator's login.
-run:
-	$(CARGO) build --release --bin dirgate
+run: server
 	./target/release/dirgate serve --listen $(LISTEN) --db $(DB)
 
 ## Every check CI runs: formatting, lints, unit, fixture and end-to-end tests.
-test: lint unit
+test: lint unit wasm-test typecheck e2e
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -22,6 +21,49 @@ lint:
 
 unit:
 	$(CARGO) test --workspace
+
+## The browser's tools, project-local and gitignored: the wasm-bindgen CLI of exactly the version
+## in Cargo.lock (in .tools/), and playwright-core, binaryen (wasm-opt) and typescript from
+## tests/e2e/package-lock.json (in tests/e2e/node_modules/).
+WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+WASM_BINDGEN = .tools/bin/wasm-bindgen
+NODE_BIN = tests/e2e/node_modules/.bin
+WASM_OUT = target/wasm32-unknown-unknown/release/dirgate_wasm.wasm
+
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if [ "$$($(WASM_BINDGEN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+		$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root .tools; \
+	fi
+	@if [ ! -x $(NODE_BIN)/wasm-opt ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then \
+		cd tests/e2e && npm ci --no-audit --no-fund; \
+	fi
+
+## The wasm layer for the UI: www/pkg/ (gitignored), which the server embeds when it is built.
+wasm: tools
+	$(CARGO) build --release --target wasm32-unknown-unknown -p dirgate-wasm
+	$(WASM_BINDGEN) --target web --out-dir www/pkg $(WASM_OUT)
+	$(NODE_BIN)/wasm-opt -Oz -o www/pkg/dirgate_wasm_bg.wasm www/pkg/dirgate_wasm_bg.wasm
+
+## The server with the current www/ (and www/pkg/) embedded (server/build.rs rebuilds it when
+## www/ changes).
+server: wasm
+	$(CARGO) build --release --bin dirgate
+
+## The fixture corpus through the wasm build, in Node and in headless Chromium.
+wasm-test: tools
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(CURDIR)/.tools/bin/wasm-bindgen-test-runner \
+		$(CARGO) test --release --target wasm32-unknown-unknown -p dirgate-wasm --test node
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(CURDIR)/.tools/bin/wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
+		$(CARGO) test --release --target wasm32-unknown-unknown -p dirgate-wasm --test browser
+
+## The UI's JavaScript, type-checked against www/types.d.ts.
+typecheck: wasm
+	$(NODE_BIN)/tsc -p www/jsconfig.json
+
+## The UI in real Chromium against the real server (tests/e2e/).
+e2e: server
+	cd tests/e2e && node --test --test-concurrency=1 --test-timeout=600000
 
 ## Benchmark data (generated, never committed) and the criterion benchmarks.
 bench-data:

@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * The one way the UI talks to the server: `fetch` against `/api/v1`, JSON in and out.
+ * The one way the UI talks to the server: `fetch` against `/api/v1`, JSON in and out, and
+ * `XMLHttpRequest` for uploads that show their progress.
  *
  * Every non-2xx answer becomes an {@link ApiError} that carries the status, the server's stable
  * error code and the whole parsed body, because several answers (422 with diagnostics, 409 with a
@@ -87,40 +88,80 @@ export async function request(method, path, options = {}) {
       credentials: 'same-origin',
     });
   } catch {
-    throw new ApiError(
-      0,
-      'network',
-      'The server could not be reached. Check your network connection and try again.',
-      null,
-      null,
-    );
+    throw unreachable();
   }
   const text = await response.text();
-  /** @type {any} */
-  let parsed = null;
-  if (text) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = null;
+  if (response.ok) return parseJson(text);
+  throw apiError(path, response.status, response.statusText, text, response.headers.get('Retry-After'));
+}
+
+/**
+ * Sends a prepared body (the gzip-compressed normalised directory) with `XMLHttpRequest`, whose
+ * upload events `fetch` does not offer, and returns the parsed JSON answer.
+ * @param {string} path a path under `/api/v1`, starting with `/`
+ * @param {Blob} body
+ * @param {{ query?: RequestOptions['query'], headers?: Record<string, string>, onProgress?: (sent: number, total: number) => void }} options
+ * @returns {Promise<any>}
+ */
+export function upload(path, body, { query, headers = {}, onProgress }) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', apiUrl(path, query));
+    xhr.setRequestHeader('Accept', 'application/json');
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    if (onProgress) {
+      xhr.upload.addEventListener('progress', (event) => onProgress(event.loaded, event.lengthComputable ? event.total : body.size));
     }
+    xhr.addEventListener('load', () => {
+      if (xhr.status >= 200 && xhr.status < 300) resolve(parseJson(xhr.responseText));
+      else reject(apiError(path, xhr.status, xhr.statusText, xhr.responseText, xhr.getResponseHeader('Retry-After')));
+    });
+    xhr.addEventListener('error', () => reject(unreachable()));
+    xhr.send(body);
+  });
+}
+
+/** @returns {ApiError} */
+function unreachable() {
+  return new ApiError(0, 'network', 'The server could not be reached. Check your network connection and try again.', null, null);
+}
+
+/**
+ * @param {string} text
+ * @returns {any} the parsed JSON, or `null` for an empty or unparsable answer
+ */
+function parseJson(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
-  if (response.ok) {
-    return parsed;
-  }
-  const retryHeader = response.headers.get('Retry-After');
+}
+
+/**
+ * The error of a non-2xx answer.
+ * @param {string} path
+ * @param {number} status
+ * @param {string} statusText
+ * @param {string} text the body
+ * @param {string | null} retryHeader
+ * @returns {ApiError}
+ */
+function apiError(path, status, statusText, text, retryHeader) {
+  const parsed = parseJson(text);
   const retryAfter = retryHeader && /^\d+$/.test(retryHeader) ? Number(retryHeader) : null;
   /** @type {ErrorBody | null} */
   const errorBody = parsed && typeof parsed === 'object' && parsed.error ? parsed : null;
-  const code = errorBody?.error.code ?? `http-${response.status}`;
-  const message = errorBody?.error.message ?? `The server answered ${response.status} ${response.statusText}.`;
-  const error = new ApiError(response.status, code, message, errorBody, retryAfter);
-  if (response.status === 401 && path !== '/session') {
+  const code = errorBody?.error.code ?? `http-${status}`;
+  const message = errorBody?.error.message ?? `The server answered ${status} ${statusText}.`;
+  const error = new ApiError(status, code, message, errorBody, retryAfter);
+  if (status === 401 && path !== '/session') {
     // The session ended (expired, or signed out in another tab): let the page go back to the
     // sign-in form.
     window.dispatchEvent(new CustomEvent('dirgate:signed-out'));
   }
-  throw error;
+  return error;
 }
 
 /**

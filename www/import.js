@@ -1,27 +1,31 @@
 // @ts-check
 /**
- * Everything that touches an import file: choosing or dropping it, and sending it to the server
- * to be checked (a dry run) or imported.
+ * Everything that touches import files: choosing or dropping them, checking them in the browser
+ * (validate.js runs the wasm core in a Web Worker), and sending the normalised directory to the
+ * server for the dry run and the import. No other module reads a file's contents, and this one
+ * never interprets them: every check is the core's, and the server re-validates what it gets.
  *
- * For now the server does all validation: the file goes up as it is, and the dry run answers
- * with the report and the per-domain diff. A later version validates in the browser, in a Web
- * Worker running the wasm core, and uploads only the normalised directory. That change is meant
- * to stay inside this module: no other module reads a file's contents, and this one only sends
- * them.
+ * The upload is JSON (`{recipients, aliases, groups, files, description}`), gzip-compressed with
+ * `CompressionStream` and sent with `Content-Encoding: gzip`. Each file's SHA-256 is computed by
+ * `crypto.subtle` over the whole file read into memory once, when the directory is first sent
+ * (`crypto.subtle` has no streaming digest; the core's memory bound applies to validation, and
+ * the server caps uploads at 128 MiB anyway).
  */
 
-import { request } from './api.js';
+import { upload } from './api.js';
 import { h, uid } from './render/dom.js';
 import { formatBytes } from './render/locale.js';
+import { validateFiles } from './validate.js';
 
 /** @typedef {import('./types.js').ImportFormat} ImportFormat */
 /** @typedef {import('./types.js').DryRunResponse} DryRunResponse */
 /** @typedef {import('./types.js').ImportedResponse} ImportedResponse */
+/** @typedef {import('./types.js').Validation} Validation */
+/** @typedef {import('./types.js').ValidationProgress} ValidationProgress */
+/** @typedef {import('./types.js').FileMeta} FileMeta */
 
 /**
  * @typedef {object} ImportOptions
- * @property {ImportFormat} format
- * @property {string} name the file name recorded in the history
  * @property {string} description what the administrator typed
  * @property {boolean} skipInvalid import only the valid records
  * @property {boolean} force pass the deletion threshold
@@ -30,31 +34,37 @@ import { formatBytes } from './render/locale.js';
 /** The file types the picker offers; any file can still be dropped. */
 const ACCEPT = '.ldif,.ldf,.csv,.txt,.tsv,text/csv,text/plain';
 
+/** How many records of each kind the browser keeps for the preview. */
+const PREVIEW_LIMIT = 500;
+
 /**
- * A file chooser that also takes a dropped file.
- * @param {(file: File | null) => void} onChange
+ * A file chooser for one or more files, which also takes dropped files.
+ * @param {(files: File[]) => void} onChange
  * @returns {{ element: HTMLElement, clear: () => void }}
  */
 export function filePicker(onChange) {
-  const input = h('input', { type: 'file', accept: ACCEPT, id: uid('file'), class: 'dropzone__input' });
+  const input = h('input', { type: 'file', accept: ACCEPT, multiple: true, id: uid('file'), class: 'dropzone__input' });
   const chosen = h('p', { class: 'dropzone__chosen', 'aria-live': 'polite' }, 'No file chosen.');
   const zone = h('div', { class: 'dropzone' }, [
     h('label', { for: input.id, class: 'dropzone__label' }, [
-      h('span', { class: 'dropzone__title' }, 'Choose a directory file'),
-      h('span', { class: 'dropzone__hint' }, 'LDIF (ldifde, OpenLDAP) or CSV (email,Display Name, or dirgate’s own exports). You can also drop the file here.'),
+      h('span', { class: 'dropzone__title' }, 'Choose directory files'),
+      h('span', { class: 'dropzone__hint' }, 'LDIF (ldifde, OpenLDAP) or CSV (email,Display Name, or dirgate’s own exports). Several files are checked and imported together. You can also drop them here.'),
     ]),
     input,
     chosen,
   ]);
 
-  /** @param {File | null} file */
-  function choose(file) {
-    chosen.textContent = file ? `Chosen: ${file.name} (${formatBytes(file.size)})` : 'No file chosen.';
-    zone.classList.toggle('dropzone--chosen', file !== null);
-    onChange(file);
+  /** @param {File[]} files */
+  function choose(files) {
+    const total = files.reduce((sum, file) => sum + file.size, 0);
+    chosen.textContent = files.length === 0
+      ? 'No file chosen.'
+      : `Chosen: ${files.map((f) => f.name).join(', ')} (${formatBytes(total)})`;
+    zone.classList.toggle('dropzone--chosen', files.length > 0);
+    onChange(files);
   }
 
-  input.addEventListener('change', () => choose(input.files?.[0] ?? null));
+  input.addEventListener('change', () => choose([...(input.files ?? [])]));
   zone.addEventListener('dragover', (event) => {
     event.preventDefault();
     zone.classList.add('dropzone--over');
@@ -65,61 +75,82 @@ export function filePicker(onChange) {
     zone.classList.remove('dropzone--over');
     const files = event.dataTransfer?.files;
     if (!files || files.length === 0) return;
-    if (files.length > 1) {
-      chosen.textContent = 'Drop one file at a time; this version imports a single file.';
-      return;
-    }
     try {
-      // Show the dropped file in the chooser too, where the browser allows it.
+      // Show the dropped files in the chooser too, where the browser allows it.
       input.files = files;
     } catch {
       input.value = '';
     }
-    choose(files[0]);
+    choose([...files]);
   });
 
   return {
     element: zone,
     clear() {
       input.value = '';
-      choose(null);
+      choose([]);
     },
   };
 }
 
 /**
- * The query of an import request.
+ * Checks the files in the browser, as one import, with the tenant's managed domains.
+ * @param {File[]} files
+ * @param {{ format: ImportFormat, managedDomains: string[] }} options
+ * @param {(progress: ValidationProgress) => void} onProgress
+ * @returns {{ result: Promise<Validation>, cancel: () => void }}
+ */
+export function checkFiles(files, options, onProgress) {
+  return validateFiles(files, { ...options, previewLimit: PREVIEW_LIMIT }, onProgress);
+}
+
+/**
+ * The hex SHA-256 of a file.
+ * @param {File} file
+ * @returns {Promise<string>}
+ */
+async function sha256(file) {
+  const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The gzip-compressed JSON body of a checked import. The core gives the directory as the JSON
+ * text of one object; its closing brace is replaced by the files and the description, so that
+ * a million records never become JavaScript objects.
+ * @param {File[]} files
+ * @param {Validation} validation
+ * @param {string} description
+ * @returns {Promise<Blob>}
+ */
+export async function directoryBody(files, validation, description) {
+  /** @type {FileMeta[]} */
+  const meta = [];
+  for (const [index, file] of files.entries()) {
+    const report = validation.report.files[index];
+    meta.push({ name: file.name, size: file.size, sha256: await sha256(file), format: report?.format ?? null, encoding: report?.encoding ?? null });
+  }
+  const directory = /** @type {Uint8Array<ArrayBuffer>} */ (validation.directory);
+  const json = new Blob([
+    directory.subarray(0, directory.lastIndexOf(0x7d)),
+    `,"files":${JSON.stringify(meta)},"description":${JSON.stringify(description)}}`,
+  ]);
+  return new Response(json.stream().pipeThrough(new CompressionStream('gzip'))).blob();
+}
+
+/**
+ * Sends a checked directory: a dry run (the per-domain diff, nothing stored) or the import.
+ * A directory with errors answers 422 (`invalid-directory`) unless `skipInvalid` is set.
+ * @param {Blob} body from {@link directoryBody}
  * @param {ImportOptions} options
  * @param {boolean} dryRun
+ * @param {(sent: number, total: number) => void} [onProgress]
+ * @returns {Promise<any>} a {@link DryRunResponse} or an {@link ImportedResponse}
  */
-function query(options, dryRun) {
-  return {
-    name: options.name,
-    format: options.format,
-    description: options.description || undefined,
-    dry_run: dryRun,
-    force: options.force,
-    skip_invalid: options.skipInvalid,
-  };
-}
-
-/**
- * Step 1: validates the file and computes what it would change, storing nothing. A file with
- * errors answers 422 (`invalid-directory`, with the report) unless `skipInvalid` is set.
- * @param {File} file
- * @param {ImportOptions} options
- * @returns {Promise<DryRunResponse>}
- */
-export function checkImport(file, options) {
-  return request('POST', '/imports', { body: file, query: query(options, true) });
-}
-
-/**
- * Step 2: imports the file. Answers with the new history entry and the report.
- * @param {File} file
- * @param {ImportOptions} options
- * @returns {Promise<ImportedResponse>}
- */
-export function runImport(file, options) {
-  return request('POST', '/imports', { body: file, query: query(options, false) });
+export function sendDirectory(body, options, dryRun, onProgress) {
+  return upload('/imports', body, {
+    query: { dry_run: dryRun, force: options.force, skip_invalid: options.skipInvalid },
+    headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+    onProgress,
+  });
 }

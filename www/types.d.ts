@@ -224,3 +224,63 @@ export interface SyncSummary {
 export interface SyncHistory {
   runs: HistoryEntry[];
 }
+
+// In-browser validation (wasm/src/lib.rs, worker.js). Options are camelCase at this boundary;
+// the report keeps the server's wire shape.
+
+/** `new Validator(options)`. */
+export interface ValidatorOptions {
+  format: ImportFormat;
+  managedDomains: string[];
+  previewLimit: number;
+}
+
+export interface Recipient {
+  address: string;
+  name?: string;
+}
+
+export interface Alias {
+  address: string;
+  target: string;
+}
+
+export interface Group {
+  name: string;
+  dn?: string;
+  address?: string;
+  members: string[];
+}
+
+/** The first records of each kind. */
+export interface Preview {
+  recipients: Recipient[];
+  aliases: Alias[];
+  groups: Group[];
+}
+
+/** The message to the worker. */
+export interface ValidateRequest {
+  files: File[];
+  options: ValidatorOptions;
+}
+
+/** Posted by the worker while it reads. */
+export interface ValidationProgress {
+  bytes: number;
+  total: number;
+  records: number;
+  recordsPerSecond: number;
+  seconds: number;
+}
+
+/** What the worker answers: `Validator.finish()` plus its measurements. */
+export interface Validation {
+  report: Report;
+  preview: Preview;
+  /** The normalised directory (valid records only), as UTF-8 JSON. */
+  directory: Uint8Array;
+  seconds: number;
+  bytes: number;
+  peakWasmBytes: number;
+}

@@ -1,11 +1,12 @@
 // @ts-check
 /**
  * The validation report of an import: what the file is, what it holds, and every diagnostic,
- * filterable by severity.
+ * filterable by severity and code, and downloadable as CSV.
  */
 
 import { button, h, replace, uid } from './dom.js';
 import { formatBytes, formatCount, plural } from './locale.js';
+import { countsChart } from './chart.js';
 import { facts, table } from './table.js';
 
 /** @typedef {import('../types.js').Report} Report */
@@ -105,6 +106,7 @@ export function renderReport(report) {
         )
       : null,
     domains,
+    report.domains.length ? countsChart(report.domains) : null,
     h('h4', {}, 'Diagnostics'),
     renderDiagnostics(report, totals),
   ]);
@@ -171,12 +173,29 @@ function renderDiagnostics(report, totals) {
     );
   }
 
+  const codeId = uid('code');
+  const codeSelect = h('select', { id: codeId, class: 'input' }, [
+    h('option', { value: '' }, 'All codes'),
+    ...Object.entries(report.diagnostic_totals).map(([code, total]) => h('option', { value: code }, `${code} (${formatCount(total)})`)),
+  ]);
+  codeSelect.addEventListener('change', () => {
+    limit = PAGE;
+    draw();
+  });
+  const download = button('Download as CSV', () => downloadCsv(filtered()), 'button button--quiet');
+  download.dataset.keepEnabled = 'true';
+
+  /** The diagnostics of the chosen severities and code. */
+  function filtered() {
+    return report.diagnostics.filter((d) => shown.has(d.severity) && (!codeSelect.value || d.code === codeSelect.value));
+  }
+
   const capped = Object.entries(report.diagnostic_totals)
     .map(([code, total]) => ({ code, total, kept: report.diagnostics.filter((d) => d.code === code).length }))
     .filter((entry) => entry.total > entry.kept);
 
   function draw() {
-    const rows = report.diagnostics.filter((d) => shown.has(d.severity));
+    const rows = filtered();
     const more =
       rows.length > limit
         ? button(`Show ${formatCount(Math.min(PAGE, rows.length - limit))} more (${formatCount(rows.length - limit)} not shown)`, () => {
@@ -195,7 +214,7 @@ function renderDiagnostics(report, totals) {
           { title: 'Message', cell: (d) => withCode(d.message), className: 'wide' },
         ],
         rows: rows.slice(0, limit),
-        empty: 'No diagnostic of the chosen severities.',
+        empty: 'No diagnostic of the chosen severities and code.',
         rowClass: (d) => `row--${d.severity}`,
       }),
       more,
@@ -203,7 +222,11 @@ function renderDiagnostics(report, totals) {
   }
   draw();
   return h('div', { class: 'diagnostics' }, [
-    filter,
+    h('div', { class: 'diagnostics__controls' }, [
+      filter,
+      h('div', { class: 'field' }, [h('label', { for: codeId }, 'Code'), codeSelect]),
+      h('div', { class: 'actions' }, download),
+    ]),
     capped.length
       ? h(
           'p',
@@ -215,4 +238,33 @@ function renderDiagnostics(report, totals) {
       : null,
     output,
   ]);
+}
+
+/**
+ * One CSV cell: RFC 4180 quoting, and a leading `'` on anything a spreadsheet would run as a
+ * formula (messages quote the file's own text).
+ * @param {string | number | null} value
+ * @returns {string}
+ */
+function csvCell(value) {
+  let text = value === null ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * Downloads diagnostics as `diagnostics.csv` (UTF-8 with BOM, CRLF, like the exports).
+ * @param {Diagnostic[]} diagnostics
+ */
+function downloadCsv(diagnostics) {
+  const lines = [['file', 'line', 'column', 'severity', 'code', 'message'].join(',')];
+  for (const d of diagnostics) {
+    lines.push([d.file, d.line, d.column, d.severity, d.code, d.message].map(csvCell).join(','));
+  }
+  const url = URL.createObjectURL(new Blob(['\ufeff', lines.join('\r\n'), '\r\n'], { type: 'text/csv' }));
+  const link = h('a', { href: url, download: 'diagnostics.csv', hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }

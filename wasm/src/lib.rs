@@ -1,0 +1,138 @@
+//! # dirgate-wasm
+//!
+//! The browser's binding to [`dirgate_core`]: one streaming `Validator` class, fed the chunks a
+//! Web Worker reads from `File.stream()`. Each method decodes its arguments, calls the core and
+//! maps the result into plain JavaScript values; names are camelCase only here, at the boundary.
+//!
+//! ```js
+//! const validator = new Validator({ format: 'auto', managedDomains: ['example.com'], previewLimit: 200 });
+//! validator.beginFile('users.ldif');
+//! validator.feed(chunk);                 // a Uint8Array, as often as needed
+//! validator.progress();                  // { bytes, records }
+//! const { report, preview, directory } = validator.finish();
+//! ```
+//!
+//! `report` has the wire shape of `dirgate check --json` (the server's shape, snake_case);
+//! `preview` holds the first `previewLimit` recipients, aliases and groups; `directory` is the
+//! normalised directory (valid records only) as UTF-8 JSON bytes, ready to upload. It is bytes
+//! rather than objects because a million records as JavaScript objects would cost the worker
+//! far more memory and time than the JSON text the upload needs anyway.
+
+use dirgate_core::{Directory, FormatChoice, Options};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+/// What `new Validator(options)` accepts; every field is optional.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ValidatorOptions {
+    #[serde(default)]
+    format: FormatChoice,
+    #[serde(default)]
+    managed_domains: Vec<String>,
+    #[serde(default = "default_preview_limit")]
+    preview_limit: usize,
+}
+
+fn default_preview_limit() -> usize {
+    100
+}
+
+/// `progress()`: bytes fed and records accepted so far.
+#[derive(Serialize)]
+struct ProgressDto {
+    bytes: u64,
+    records: u64,
+}
+
+/// `finish()`: the report, a preview, and the directory to upload.
+#[derive(Serialize)]
+struct FinishedDto {
+    report: dirgate_core::Report,
+    preview: Directory,
+    #[serde(skip)]
+    directory: Vec<u8>,
+}
+
+/// The streaming validator of one import: `beginFile`, `feed` chunks, repeat per file, `finish`.
+#[wasm_bindgen]
+pub struct Validator {
+    /// `None` once finished: the core's validator is consumed by `finish`.
+    inner: Option<dirgate_core::Validator>,
+    preview_limit: usize,
+}
+
+#[wasm_bindgen]
+impl Validator {
+    /// `new Validator({ format, managedDomains, previewLimit })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<Validator, JsValue> {
+        let options: ValidatorOptions = if options.is_undefined() || options.is_null() {
+            ValidatorOptions {
+                format: FormatChoice::Auto,
+                managed_domains: Vec::new(),
+                preview_limit: default_preview_limit(),
+            }
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(js_error)?
+        };
+        let core = Options { format: options.format, managed_domains: options.managed_domains, ..Options::default() };
+        Ok(Validator { inner: Some(dirgate_core::Validator::new(core)), preview_limit: options.preview_limit })
+    }
+
+    /// Starts the next file of the import.
+    #[wasm_bindgen(js_name = beginFile)]
+    pub fn begin_file(&mut self, name: &str) -> Result<(), JsValue> {
+        self.open()?.begin_file(name);
+        Ok(())
+    }
+
+    /// Feeds the next bytes of the current file; chunks may split lines and characters anywhere.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
+        self.open()?.feed(chunk);
+        Ok(())
+    }
+
+    /// `{ bytes, records }` so far, for a progress bar.
+    pub fn progress(&self) -> Result<JsValue, JsValue> {
+        let validator = self.inner.as_ref().ok_or_else(finished)?;
+        let progress = validator.progress();
+        to_js(&ProgressDto { bytes: progress.bytes, records: progress.records })
+    }
+
+    /// Ends the import: `{ report, preview, directory }`. The validator cannot be used again.
+    pub fn finish(&mut self) -> Result<JsValue, JsValue> {
+        let outcome = self.inner.take().ok_or_else(finished)?.finish();
+        let directory = serde_json::to_vec(&outcome.directory).map_err(js_error)?;
+        let limit = self.preview_limit;
+        let preview = Directory {
+            recipients: outcome.directory.recipients.iter().take(limit).cloned().collect(),
+            aliases: outcome.directory.aliases.iter().take(limit).cloned().collect(),
+            groups: outcome.directory.groups.iter().take(limit).cloned().collect(),
+        };
+        drop(outcome.directory);
+        let finished = FinishedDto { report: outcome.report, preview, directory };
+        let value = to_js(&finished)?;
+        let bytes = js_sys::Uint8Array::from(finished.directory.as_slice());
+        js_sys::Reflect::set(&value, &JsValue::from_str("directory"), &bytes)?;
+        Ok(value)
+    }
+
+    fn open(&mut self) -> Result<&mut dirgate_core::Validator, JsValue> {
+        self.inner.as_mut().ok_or_else(finished)
+    }
+}
+
+/// Plain objects and numbers (not `Map`s or `BigInt`s), the shape `JSON.parse` would give.
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
+}
+
+/// Every error crosses the boundary as a JavaScript `Error` with the message.
+fn js_error(error: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&error.to_string()).into()
+}
+
+fn finished() -> JsValue {
+    js_error("this validator has finished; create a new one for the next import")
+}
