@@ -19,9 +19,10 @@ const SERIES = [
 
 /**
  * @param {ChartRow[]} rows
+ * @param {string} [caption]
  * @returns {HTMLElement}
  */
-export function countsChart(rows) {
+export function countsChart(rows, caption = 'Records per domain') {
   const max = Math.max(1, ...rows.flatMap((row) => SERIES.map(([key]) => row[key])));
   const groups = rows.map((row) =>
     h('div', { class: 'chart__group', role: 'group', 'aria-label': row.domain }, [
@@ -40,7 +41,7 @@ export function countsChart(rows) {
     ]),
   );
   return h('figure', { class: 'chart' }, [
-    h('figcaption', {}, 'Records per domain'),
+    h('figcaption', {}, caption),
     h('div', { class: 'chart__groups' }, groups),
   ]);
 }

@@ -6,11 +6,12 @@
 
 import { del, get, post } from '../api.js';
 import { keyReveal } from '../render/api-key.js';
+import { countsChart } from '../render/chart.js';
 import { confirmAction } from '../render/dialog.js';
 import { button, field, h, replace, section } from '../render/dom.js';
 import { downloadList } from '../render/downloads.js';
 import { resultBadge, syncHistoryTable } from '../render/history.js';
-import { formatCount, timeElement } from '../render/locale.js';
+import { formatCount, formatDate, timeElement } from '../render/locale.js';
 import { describeError, messageArea, notice } from '../render/notice.js';
 import { facts, table } from '../render/table.js';
 
@@ -27,7 +28,32 @@ export function synchronizeTab(panel) {
   replace(panel, [
     section('Synchronization Summary', [summary]),
     section('Synchronization History', [history]),
-    section('Downloads', [h('p', {}, 'The directory as it is now, across all managed domains. These files can be imported again as they are.'), downloadList()]),
+    section('Downloads', [
+      h('h3', {}, 'The directory sync agent'),
+      h('p', {}, [
+        'dirgate-sync runs on a machine that can reach your directory server. Build it with ',
+        h('code', {}, 'cargo build --release -p dirgate-sync'),
+        ', write a commented example configuration with ',
+        h('code', {}, 'dirgate-sync init dirgate-sync.toml'),
+        ', put the server address, an API key of this tenant (below) and your directory server in it, then try ',
+        h('code', {}, 'dirgate-sync check-config'),
+        ' and ',
+        h('code', {}, 'dirgate-sync run --dry-run'),
+        ' before ',
+        h('code', {}, 'dirgate-sync daemon'),
+        '. The README has a complete example.',
+      ]),
+      h('p', {}, [
+        'Microsoft 365 / Entra ID and IBM Domino are not supported yet. Scripts can push a directory through the REST API: see the ',
+        h('a', { href: '/api/docs' }, 'API documentation'),
+        ' (OpenAPI: ',
+        h('a', { href: '/api/openapi.json' }, 'openapi.json'),
+        ').',
+      ]),
+      h('h3', {}, 'The directory as it is now'),
+      h('p', {}, 'Across all managed domains. These files can be imported again as they are.'),
+      downloadList(),
+    ]),
     section('API keys', [keys]),
   ]);
   loadSync(summary, history);
@@ -49,7 +75,7 @@ async function loadSync(summary, history) {
     if (sum.sources.length === 0) {
       replace(summary, [
         h('p', { class: 'empty' }, 'No directory sync agent has reported yet.'),
-        h('p', {}, 'To keep this directory in step with Active Directory, OpenLDAP, Microsoft 365 or Domino automatically, run dirgate-sync near the directory server with an API key of this tenant (create one below). Each run replaces the domains it reports, with the same deletion threshold as an import, and shows up here.'),
+        h('p', {}, 'To keep this directory in step with Active Directory, the AD Global Catalog or OpenLDAP automatically, run dirgate-sync near the directory server with an API key of this tenant (see Downloads below). Each run replaces the domains it reports, with the same deletion threshold as an import, and shows up here.'),
         h('p', {}, 'Until then, import files on the Directory Import tab.'),
       ]);
       replace(history, h('p', { class: 'empty' }, 'No sync run yet.'));
@@ -82,11 +108,28 @@ async function loadSync(summary, history) {
         ? notice('warning', 'The last run of a source was refused, so the directory still holds what that source pushed before. See its message in the history below.')
         : null,
     ]);
-    replace(history, syncHistoryTable(runs.runs));
+    replace(history, [countsOverTime(runs.runs), syncHistoryTable(runs.runs)]);
   } catch (error) {
     replace(summary, notice('error', `The synchronization summary could not be loaded. ${describeError(error)}`));
     history.replaceChildren();
   }
+}
+
+/**
+ * What each applied run pushed, oldest first (the last 30 runs).
+ * @param {import('../types.js').HistoryEntry[]} runs
+ * @returns {HTMLElement | null}
+ */
+function countsOverTime(runs) {
+  const applied = runs.filter((r) => r.result === 'applied').slice(0, 30).reverse();
+  if (applied.length < 2) return null;
+  const rows = applied.map((r) => ({
+    domain: formatDate(r.created_at),
+    recipients: r.submitted.recipients,
+    aliases: r.submitted.aliases,
+    groups: r.submitted.groups,
+  }));
+  return countsChart(rows, 'Records pushed by each run, oldest first');
 }
 
 /**
