@@ -149,7 +149,9 @@ export async function directoryBody(files, validation, description) {
  */
 export function sendDirectory(body, options, dryRun, onProgress) {
   return upload('/imports', body, {
-    query: { dry_run: dryRun, force: options.force, skip_invalid: options.skipInvalid },
+    // The description goes in the query too, which the server prefers to the body's: the body
+    // is built once, and the administrator may edit the description after the dry run.
+    query: { dry_run: dryRun, force: options.force, skip_invalid: options.skipInvalid, description: options.description },
     headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
     onProgress,
   });
