@@ -5,7 +5,9 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DB ?= dirgate.redb
 
-.PHONY: run test lint unit bench bench-data bench-server bench-postfix fuzz
+# Several targets share their name with a folder (server, wasm): all of them are phony.
+.PHONY: run test lint unit tools wasm server wasm-test typecheck e2e bench bench-data bench-server \
+        bench-postfix bench-peers bench-peers-tools bench-all fuzz
 
 ## Build everything and run the server on its embedded redb file; it prints the URL and, on
 ## the first start, the operator's login.
@@ -77,6 +79,28 @@ bench: bench-data
 bench-server:
 	$(CARGO) build --release --bin dirgate
 	python3 tests/bench/server_bench.py --users 1000000
+
+## dirgate side by side with the parsers a user would otherwise pick (issue 7, BENCHMARKS.md):
+## native, wasm in Node and in headless Chromium, Papa Parse, csv-parse, npm ldif, PyPI ldif,
+## python-ldap, wc -l, grep -c @ and the csv crate's raw loop, on 100k and 1M users. One table.
+## BENCH_PEERS_ARGS="--csv-users 100000 --ldif-users 100000 --runs 1" is the CI smoke version.
+BENCH_PEERS_ARGS ?= --csv-users 100000,1000000 --ldif-users 100000,1000000 --runs 3
+BENCH_PY = target/bench-py
+
+bench-peers-tools:
+	@if [ ! -d tests/bench/peers/node_modules ] || [ tests/bench/peers/package-lock.json -nt tests/bench/peers/node_modules/.package-lock.json ]; then \
+		cd tests/bench/peers && npm ci --no-audit --no-fund; \
+	fi
+	@test -f $(BENCH_PY)/ldif/ldif.py || python3 -m pip install -q --target $(BENCH_PY)/ldif -r tests/bench/peers/requirements-ldif.txt
+	@test -f $(BENCH_PY)/python-ldap/ldif.py || python3 -m pip install -q --target $(BENCH_PY)/python-ldap -r tests/bench/peers/requirements-python-ldap.txt \
+		|| echo "python-ldap did not build (it needs libldap2-dev and libsasl2-dev): its rows are skipped"
+
+bench-peers: wasm bench-peers-tools
+	$(CARGO) build --release --bin dirgate
+	python3 tests/bench/peers.py $(BENCH_PEERS_ARGS)
+
+## The whole table and the server's figures, with one command.
+bench-all: bench-peers bench-server
 
 ## The whole SMTP path: Postfix with dirgate's policy service against a static recipient table.
 bench-postfix:

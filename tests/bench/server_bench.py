@@ -9,7 +9,8 @@ Prints one table:
 - the time to import the same N as a raw CSV file (parsed and validated on the server);
 - export throughput of recipients.csv in MB/s;
 - recipient-check requests per second and latency percentiles from wrk (Debian's `wrk`),
-  over random known and unknown addresses, with the server's peak RSS.
+  over random known and unknown addresses, with the server's peak RSS;
+- `GET /healthz` with the same wrk settings in the same run, as the ceiling of the HTTP stack.
 
 Data is generated deterministically here; nothing is written outside a temporary folder.
 """
@@ -208,6 +209,16 @@ def main():
                          f"{float(rps):,.0f} req/s",
                          f"p50 {lat.get('50')}, p90 {lat.get('90')}, p99 {lat.get('99')}; half the addresses unknown"
                          + (f"; {errors.group(1)} non-2xx" if errors else "")))
+            # The ceiling, in the same run with the same wrk settings: GET /healthz does no work.
+            health = subprocess.run(
+                [wrk, "-t2", f"-c{args.connections}", f"-d{args.wrk_seconds}s", "--latency",
+                 f"http://{host}:{port}/healthz"], capture_output=True, text=True, check=True).stdout
+            hrps = re.search(r"Requests/sec:\s+([\d.]+)", health).group(1)
+            hlat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", health, re.M))
+            rows.append((f"ceiling: GET /healthz, wrk -t2 -c{args.connections} -d{args.wrk_seconds}s",
+                         f"{float(hrps):,.0f} req/s",
+                         f"p50 {hlat.get('50')}, p90 {hlat.get('90')}, p99 {hlat.get('99')}; "
+                         f"recipient check = {float(rps) / float(hrps):.0%} of it (goal >= 50%, p99 < 2 ms)"))
             out1 = subprocess.run(
                 [wrk, "-t1", "-c1", f"-d{max(3, args.wrk_seconds // 2)}s", "--latency", "-s", script,
                  f"http://{host}:{port}"], capture_output=True, text=True, check=True).stdout
