@@ -21,6 +21,11 @@ pub struct ServeArgs {
     /// The largest import or sync body, after decompression, in MiB.
     #[arg(long, default_value_t = 128)]
     max_upload_mib: u64,
+    /// The database's page cache, in MiB: recipient checks and diffs read through it. 256
+    /// cut the peak RSS of a 1M-recipient import from about 1.6-1.9 GiB to 1.2 GiB in one run,
+    /// with a longer p99 on single-connection recipient checks; hence the larger default.
+    #[arg(long, default_value_t = 1024)]
+    db_cache_mib: usize,
     /// Mark the session cookie `Secure` (when the server is reached over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
@@ -85,8 +90,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
 
 async fn serve(args: &ServeArgs) -> ExitCode {
     let db = args.db.clone();
+    let cache_bytes = args.db_cache_mib << 20;
     let opened = tokio::task::spawn_blocking(move || {
-        let store = Store::open(&db)?;
+        let store = Store::open(&db, cache_bytes)?;
         let first = bootstrap(&store)?;
         Ok::<_, crate::store::StoreError>((store, first))
     })

@@ -116,9 +116,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database file and makes sure every table exists.
-    pub fn open(path: &Path) -> Result<Store> {
-        let db = Database::create(path)?;
+    /// Opens (or creates) the database file and makes sure every table exists. `cache_bytes`
+    /// is redb's page cache (redb's own default is 1 GiB).
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<Store> {
+        let db = Database::builder().set_cache_size(cache_bytes).create(path)?;
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
