@@ -15,7 +15,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -135,13 +135,11 @@ impl Principal {
 }
 
 /// The cookie value of our session, if the request carries one.
-pub fn session_token(parts: &Parts) -> Option<String> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-        |pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE && !value.is_empty()).then(|| value.to_owned())
-        },
-    )
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == SESSION_COOKIE && !value.is_empty()).then(|| value.to_owned())
+    })
 }
 
 /// Whether a cookie-authenticated request that changes state comes from our own pages.
@@ -201,7 +199,7 @@ impl FromRequestParts<AppState> for Principal {
             }
             None => None,
         };
-        let cookie = if bearer.is_none() { session_token(parts) } else { None };
+        let cookie = if bearer.is_none() { session_token(&parts.headers) } else { None };
         if cookie.is_some()
             && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
             && !same_origin(parts)

@@ -98,7 +98,8 @@ impl Upload {
 }
 
 /// Starts reading `body`. Must be called on the async side; the [`Upload`] is then moved to a
-/// blocking thread. Refuses unknown encodings (415) and a declared length over the limit (413).
+/// blocking thread. Refuses unknown encodings (415); a declared length over the limit was already
+/// refused by the router (`routes::refuse_declared_oversize`).
 pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, AppError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
@@ -115,11 +116,6 @@ pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, App
             ));
         }
     };
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(AppError::too_large(limit));
-    }
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();

@@ -123,9 +123,7 @@ async fn who_am_i(State(state): State<AppState>, principal: Principal) -> Result
 }
 
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    let (mut parts, _) = axum::http::Request::new(()).into_parts();
-    parts.headers = headers;
-    if let Some(token) = auth::session_token(&parts) {
+    if let Some(token) = auth::session_token(&headers) {
         blocking(&state.store, move |s| s.delete_session(&auth::sha256(token.as_bytes()))).await?;
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");

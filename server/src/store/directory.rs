@@ -332,6 +332,27 @@ fn threshold_exceeded(diff: &DomainDiff, percent: u32) -> bool {
     diff.before > 0 && diff.removed.count * 100 > diff.before * u64::from(percent)
 }
 
+/// The diff of replacing one domain with `rows`, reading the live tables through `open` (of a
+/// read or a write transaction). With a threshold, it also says whether that is exceeded.
+fn diff_domain<R, F>(
+    open: F,
+    tenant: u64,
+    domain: &str,
+    rows: &Rows,
+    threshold_percent: Option<u32>,
+) -> Result<DomainDiff>
+where
+    R: ReadableTable<(u64, &'static str, &'static str), &'static [u8]>,
+    F: Fn(RecordKind) -> Result<R>,
+{
+    let mut diff = DomainDiff { domain: (!domain.is_empty()).then(|| domain.to_owned()), ..Default::default() };
+    for kind in RecordKind::ALL {
+        diff_kind(&open(kind)?, tenant, domain, kind, &rows[kind as usize], &mut diff)?;
+    }
+    diff.threshold_exceeded = threshold_percent.is_some_and(|p| threshold_exceeded(&diff, p));
+    Ok(diff)
+}
+
 /// Deletes one domain's rows of one kind, copying them into the snapshot of `change` first.
 fn clear_domain(
     txn: &WriteTransaction,
@@ -430,16 +451,12 @@ impl Store {
         let tenant = change.tenant;
         if options.dry_run {
             let txn = self.read()?;
-            let mut diffs = Vec::new();
-            for (domain, rows) in &incoming.domains {
-                let mut diff =
-                    DomainDiff { domain: (!domain.is_empty()).then(|| domain.clone()), ..Default::default() };
-                for kind in RecordKind::ALL {
-                    diff_kind(&txn.open_table(kind.live())?, tenant, domain, kind, &rows[kind as usize], &mut diff)?;
-                }
-                diff.threshold_exceeded = threshold_exceeded(&diff, options.threshold_percent);
-                diffs.push(diff);
-            }
+            let open = |kind: RecordKind| Ok(txn.open_table(kind.live())?);
+            let diffs = incoming
+                .domains
+                .iter()
+                .map(|(domain, rows)| diff_domain(open, tenant, domain, rows, Some(options.threshold_percent)))
+                .collect::<Result<Vec<_>>>()?;
             return Ok(Applied::DryRun(diffs));
         }
 
@@ -458,15 +475,12 @@ impl Store {
                 return Ok(Applied::DailyLimit { limit, retry_after_seconds: (oldest + 86_400).saturating_sub(now) });
             }
         }
-        let mut diffs = Vec::new();
-        for (domain, rows) in &incoming.domains {
-            let mut diff = DomainDiff { domain: (!domain.is_empty()).then(|| domain.clone()), ..Default::default() };
-            for kind in RecordKind::ALL {
-                diff_kind(&txn.open_table(kind.live())?, tenant, domain, kind, &rows[kind as usize], &mut diff)?;
-            }
-            diff.threshold_exceeded = threshold_exceeded(&diff, options.threshold_percent);
-            diffs.push(diff);
-        }
+        let open = |kind: RecordKind| Ok(txn.open_table(kind.live())?);
+        let diffs = incoming
+            .domains
+            .iter()
+            .map(|(domain, rows)| diff_domain(open, tenant, domain, rows, Some(options.threshold_percent)))
+            .collect::<Result<Vec<_>>>()?;
         if !options.force && diffs.iter().any(|d| d.threshold_exceeded) {
             return Ok(Applied::ThresholdExceeded(diffs));
         }
@@ -518,10 +532,7 @@ impl Store {
         let mut submitted = Submitted::default();
         for domain in target.domain_keys().map(str::to_owned).collect::<Vec<_>>() {
             let rows = snapshot_rows(&txn, id, &domain)?;
-            let mut diff = DomainDiff { domain: (!domain.is_empty()).then(|| domain.clone()), ..Default::default() };
-            for kind in RecordKind::ALL {
-                diff_kind(&txn.open_table(kind.live())?, tenant, &domain, kind, &rows[kind as usize], &mut diff)?;
-            }
+            let diff = diff_domain(|kind| Ok(txn.open_table(kind.live())?), tenant, &domain, &rows, None)?;
             submitted.recipients += rows[0].len() as u64;
             submitted.aliases += rows[1].len() as u64;
             submitted.groups += rows[2].len() as u64;
