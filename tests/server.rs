@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -755,110 +755,75 @@ fn the_openapi_document_describes_every_route() {
 fn every_fixture_gives_the_same_report_over_http_as_dirgate_check() {
     let server = Server::start();
     let operator = server.operator();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
     let mut checked = 0;
-    for format in ["ldif", "csv"] {
-        for verdict in ["ok", "err"] {
-            let dir = data.join(format).join(verdict);
-            let mut expectations: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.to_string_lossy().ends_with(".expect.json"))
-                .collect();
-            expectations.sort();
-            for expect_path in expectations {
-                let expect: Value = serde_json::from_str(&std::fs::read_to_string(&expect_path).unwrap()).unwrap();
-                let stem =
-                    expect_path.file_name().unwrap().to_string_lossy().trim_end_matches(".expect.json").to_owned();
-                let folder = dir.join(&stem);
-                let mut inputs: Vec<PathBuf> = if folder.is_dir() {
-                    std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect()
-                } else {
-                    std::fs::read_dir(&dir)
-                        .unwrap()
-                        .map(|e| e.unwrap().path())
-                        .filter(|p| {
-                            let n = p.file_name().unwrap().to_string_lossy();
-                            n.starts_with(&format!("{stem}.")) && !n.ends_with(".expect.json")
-                        })
-                        .collect()
-                };
-                inputs.sort();
-                let args: Vec<String> = expect["args"]
-                    .as_array()
-                    .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
-                    .unwrap_or_default();
-                // The server always has managed domains: use the fixture's, else those it holds.
-                let mut domains: Vec<String> =
-                    args.windows(2).filter(|w| w[0] == "--domain").map(|w| w[1].clone()).collect();
-                if domains.is_empty() {
-                    domains = expect["domains"]
-                        .as_array()
-                        .map(|a| a.iter().map(|d| d["domain"].as_str().unwrap().to_owned()).collect())
-                        .unwrap_or_default();
-                }
-                if domains.is_empty() {
-                    domains.push("fixture.invalid".to_owned());
-                }
-                let format_args: Vec<&String> = args.windows(2).filter(|w| w[0] == "--format").map(|w| &w[1]).collect();
-                let format_flag = format_args.first().map(|f| format!("&format={f}")).unwrap_or_default();
+    for fixture in support::corpus::fixtures() {
+        let (expect, inputs) = (&fixture.expect, &fixture.inputs);
+        let stem = fixture.name.rsplit('/').next().unwrap().to_owned();
+        let args = support::corpus::args_of(expect);
+        // The server always has managed domains: use the fixture's, else those it holds.
+        let mut domains: Vec<String> = args.windows(2).filter(|w| w[0] == "--domain").map(|w| w[1].clone()).collect();
+        if domains.is_empty() {
+            domains = expect["domains"]
+                .as_array()
+                .map(|a| a.iter().map(|d| d["domain"].as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default();
+        }
+        if domains.is_empty() {
+            domains.push("fixture.invalid".to_owned());
+        }
+        let format_args: Vec<&String> = args.windows(2).filter(|w| w[0] == "--format").map(|w| &w[1]).collect();
+        let format_flag = format_args.first().map(|f| format!("&format={f}")).unwrap_or_default();
 
-                let mut cli = Command::new(env!("CARGO_BIN_EXE_dirgate"));
-                cli.arg("check").arg("--json");
-                for d in &domains {
-                    cli.args(["--domain", d]);
-                }
-                if let Some(f) = format_args.first() {
-                    cli.args(["--format", f]);
-                }
-                let output = cli.args(&inputs).output().unwrap();
-                let mut native: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut cli = Command::new(env!("CARGO_BIN_EXE_dirgate"));
+        cli.arg("check").arg("--json");
+        for d in &domains {
+            cli.args(["--domain", d]);
+        }
+        if let Some(f) = format_args.first() {
+            cli.args(["--format", f]);
+        }
+        let output = cli.args(inputs).output().unwrap();
+        let mut native: Value = serde_json::from_slice(&output.stdout).unwrap();
 
-                let (status, tenant) =
-                    operator.post_json("/api/v1/tenants", &json!({ "name": stem, "domains": domains }));
-                assert_eq!(status, 201, "{stem}: {tenant}");
-                let id = tenant["id"].as_u64().unwrap();
-                let (_, key) = operator.post_json(&format!("/api/v1/tenants/{id}/keys"), &json!({}));
-                let client =
-                    Client { base: server.base.clone(), auth: Auth::Key(key["key"].as_str().unwrap().to_owned()) };
-                let files: Vec<(String, Vec<u8>)> = inputs
-                    .iter()
-                    .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(p).unwrap()))
-                    .collect();
-                let (status, body) = if files.len() == 1 {
-                    client.import_raw(&files[0].0, &files[0].1, &format!("&dry_run=true{format_flag}"))
-                } else {
-                    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
-                    client.import_files(&refs, &format!("&dry_run=true{format_flag}"))
-                };
-                let mut served = body["report"].clone();
-                assert!(served.is_object(), "{stem}: {status} {body}");
-                let valid = native["valid"].as_bool().unwrap();
-                let has_records = native["counts"]["recipients"].as_u64().unwrap()
-                    + native["counts"]["aliases"].as_u64().unwrap()
-                    + native["counts"]["groups"].as_u64().unwrap()
-                    > 0;
-                assert_eq!(status, if valid && has_records { 200 } else { 422 }, "{stem}: {body}");
-                // File names differ (paths for the CLI, bare names over HTTP); nothing else may.
-                for report in [&mut native, &mut served] {
-                    for d in report["diagnostics"].as_array_mut().unwrap() {
-                        let name =
-                            Path::new(d["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
-                        d["file"] = Value::String(name);
-                    }
-                    for f in report["files"].as_array_mut().unwrap() {
-                        let name =
-                            Path::new(f["name"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
-                        f["name"] = Value::String(name);
-                    }
-                }
-                assert_eq!(served, native, "{stem}: the server's report differs from dirgate check's");
-                for d in &domains {
-                    client.delete(&format!("/api/v1/domains/{d}"));
-                }
-                checked += 1;
+        let (status, tenant) = operator.post_json("/api/v1/tenants", &json!({ "name": stem, "domains": domains }));
+        assert_eq!(status, 201, "{stem}: {tenant}");
+        let id = tenant["id"].as_u64().unwrap();
+        let (_, key) = operator.post_json(&format!("/api/v1/tenants/{id}/keys"), &json!({}));
+        let client = Client { base: server.base.clone(), auth: Auth::Key(key["key"].as_str().unwrap().to_owned()) };
+        let files: Vec<(String, Vec<u8>)> = inputs
+            .iter()
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(p).unwrap()))
+            .collect();
+        let (status, body) = if files.len() == 1 {
+            client.import_raw(&files[0].0, &files[0].1, &format!("&dry_run=true{format_flag}"))
+        } else {
+            let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+            client.import_files(&refs, &format!("&dry_run=true{format_flag}"))
+        };
+        let mut served = body["report"].clone();
+        assert!(served.is_object(), "{stem}: {status} {body}");
+        let valid = native["valid"].as_bool().unwrap();
+        let has_records = native["counts"]["recipients"].as_u64().unwrap()
+            + native["counts"]["aliases"].as_u64().unwrap()
+            + native["counts"]["groups"].as_u64().unwrap()
+            > 0;
+        assert_eq!(status, if valid && has_records { 200 } else { 422 }, "{stem}: {body}");
+        // File names differ (paths for the CLI, bare names over HTTP); nothing else may.
+        for report in [&mut native, &mut served] {
+            for d in report["diagnostics"].as_array_mut().unwrap() {
+                let name = Path::new(d["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+                d["file"] = Value::String(name);
+            }
+            for f in report["files"].as_array_mut().unwrap() {
+                let name = Path::new(f["name"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+                f["name"] = Value::String(name);
             }
         }
+        assert_eq!(served, native, "{stem}: the server's report differs from dirgate check's");
+        for d in &domains {
+            client.delete(&format!("/api/v1/domains/{d}"));
+        }
+        checked += 1;
     }
     assert!(checked >= 80, "only {checked} fixtures");
 }
