@@ -5,13 +5,21 @@
 //! never sits in memory. `Content-Encoding: gzip` is decoded on the way. The size limit applies
 //! to both the bytes received and the decompressed bytes, so a zip bomb is cut off at the limit
 //! with a 413 and never exhausts memory.
+//!
+//! Every request body, not only uploads, is also [`paced`]: a client that stops sending, or
+//! trickles bytes to hold a connection open, is cut off with a 408.
 
+use std::future::Future;
 use std::io::{self, Read};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
 
 use crate::error::AppError;
 
@@ -27,11 +35,53 @@ impl std::fmt::Display for TooLarge {
 
 impl std::error::Error for TooLarge {}
 
-/// Maps a read error of an upload to the answer it deserves: 413 past the limit, 400 for a
-/// broken gzip stream or a dropped connection.
+/// The marker error of a body that a client sent too slowly (see [`Pace`]).
+#[derive(Debug)]
+struct TooSlow;
+
+impl std::fmt::Display for TooSlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the client sent the request body too slowly")
+    }
+}
+
+impl std::error::Error for TooSlow {}
+
+/// Whether `error`, or an error it wraps, is a `T`. A body error reaches its reader wrapped in
+/// `axum::Error`, `io::Error` or an extractor's rejection, and `io::Error::source` skips its own
+/// custom error, so each link is unwrapped by hand.
+fn caused_by<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if current.is::<T>() {
+            return true;
+        }
+        next = match current.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as _),
+            None => current.source(),
+        };
+    }
+    false
+}
+
+/// Whether `error` comes from a body that the client sent too slowly (see [`Pace`]), for the
+/// extractors of ordinary JSON requests.
+pub fn is_too_slow(error: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<TooSlow>(error)
+}
+
+/// The answer to a client that sent its body too slowly.
+pub fn too_slow() -> AppError {
+    AppError::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", TooSlow.to_string())
+}
+
+/// Maps a read error of an upload to the answer it deserves: 413 past the limit, 408 for a client
+/// that sent too slowly, 400 for a broken gzip stream or a dropped connection.
 pub fn read_error(error: &io::Error, limit: u64) -> AppError {
-    if error.get_ref().is_some_and(|inner| inner.is::<TooLarge>()) {
+    if caused_by::<TooLarge>(error) {
         AppError::too_large(limit)
+    } else if caused_by::<TooSlow>(error) {
+        too_slow()
     } else {
         AppError::bad_request("bad-body", format!("the request body could not be read: {error}"))
     }
@@ -149,6 +199,95 @@ pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, App
     Ok(Upload { raw, gzip, limit })
 }
 
+/// How patient the server is with a client that sends a request body.
+///
+/// Only the time spent waiting for the client counts: while the validator is busy and the
+/// server is not reading, a slow import does not make the client look slow.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// The longest wait for the next bytes of a body; also the grace period before
+    /// `min_bytes_per_second` applies.
+    pub idle: Duration,
+    /// The slowest average rate, over the time spent waiting, once that time exceeds `idle`.
+    pub min_bytes_per_second: u64,
+}
+
+/// `body`, cut off with a [`TooSlow`] error when the client breaks the [`Pace`]. This is what
+/// stops a slowloris that trickles a body to hold a connection open.
+pub fn paced(body: Body, pace: Pace) -> Body {
+    Body::from_stream(PacedStream {
+        inner: body.into_data_stream(),
+        pace,
+        timer: Box::pin(tokio::time::sleep(pace.idle)),
+        waiting_since: None,
+        waited: Duration::ZERO,
+        bytes: 0,
+        failed: false,
+    })
+}
+
+/// The stream behind [`paced`].
+struct PacedStream {
+    inner: axum::body::BodyDataStream,
+    pace: Pace,
+    /// Fires `pace.idle` after the current wait began.
+    timer: Pin<Box<Sleep>>,
+    /// When the current wait for the client began, if the server is waiting.
+    waiting_since: Option<Instant>,
+    /// The time spent waiting for the client so far, excluding the current wait.
+    waited: Duration,
+    bytes: u64,
+    failed: bool,
+}
+
+impl PacedStream {
+    fn too_slow(&self) -> bool {
+        self.waited > self.pace.idle
+            && (self.bytes as f64) < self.pace.min_bytes_per_second as f64 * self.waited.as_secs_f64()
+    }
+
+    fn fail(&mut self) -> Poll<Option<io::Result<Bytes>>> {
+        self.failed = true;
+        Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::TimedOut, TooSlow))))
+    }
+}
+
+impl Stream for PacedStream {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.failed {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_next_unpin(cx) {
+            Poll::Ready(item) => {
+                if let Some(since) = this.waiting_since.take() {
+                    this.waited += since.elapsed();
+                }
+                if let Some(Ok(bytes)) = &item {
+                    this.bytes += bytes.len() as u64;
+                    if this.too_slow() {
+                        return this.fail();
+                    }
+                }
+                Poll::Ready(item.map(|frame| frame.map_err(io::Error::other)))
+            }
+            Poll::Pending => {
+                if this.waiting_since.is_none() {
+                    let now = Instant::now();
+                    this.waiting_since = Some(now);
+                    this.timer.as_mut().reset(now + this.pace.idle);
+                }
+                if this.timer.as_mut().poll(cx).is_ready() {
+                    return this.fail();
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +300,17 @@ mod tests {
         let mut over = Limited { inner: &b"123456"[..], remaining: 5 };
         let error = over.read_to_end(&mut Vec::new()).unwrap_err();
         assert!(error.get_ref().unwrap().is::<TooLarge>());
+    }
+
+    #[test]
+    fn a_slow_body_is_recognised_through_the_wrappers_it_reaches_the_reader_in() {
+        // As the upload pump sees it: io::Error(axum::Error(io::Error(TooSlow))).
+        let slow = io::Error::new(io::ErrorKind::TimedOut, TooSlow);
+        let wrapped = io::Error::other(axum::Error::new(slow));
+        assert!(caused_by::<TooSlow>(&wrapped));
+        assert!(!caused_by::<TooLarge>(&wrapped));
+        assert!(!caused_by::<TooSlow>(&io::Error::other("connection reset")));
+        let limited = io::Error::other(TooLarge);
+        assert!(caused_by::<TooLarge>(&limited));
     }
 }

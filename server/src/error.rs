@@ -113,6 +113,9 @@ impl From<tokio::task::JoinError> for AppError {
 
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> AppError {
+        if crate::body::is_too_slow(&rejection) {
+            return crate::body::too_slow();
+        }
         let status = rejection.status();
         let code = match status {
             StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",

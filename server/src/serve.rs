@@ -1,12 +1,25 @@
 //! `dirgate serve`: open the database, make the first operator account, and serve until
 //! SIGINT or SIGTERM.
+//!
+//! The connection loop is our own (hyper's HTTP/1 server, as `axum::serve` uses it) because
+//! `axum::serve` sets no header timeout: without one, a client that sends its headers a byte at a
+//! time (slowloris) holds a connection and its task forever.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
 use clap::Args;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tower::ServiceExt;
 
+use crate::body::{self, Pace};
 use crate::store::{Role, Store, Timestamp, User};
 use crate::{AppState, Config, app, auth};
 
@@ -35,6 +48,35 @@ pub struct ServeArgs {
     /// The policy service's text after `REJECT`; `{recipient}` is replaced by the address.
     #[arg(long, default_value = crate::policy::DEFAULT_REJECT_TEXT)]
     policy_reject_text: String,
+    /// The longest wait, in seconds, for a request's line and headers, and for the next request
+    /// on a kept-open connection; the connection is then closed.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    header_timeout_secs: u64,
+    /// The longest wait, in seconds, for the next bytes of a request body (then 408); also the
+    /// grace period before --min-body-rate applies.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    body_timeout_secs: u64,
+    /// The slowest a client may send a request body, in bytes per second, averaged over the time
+    /// spent waiting for it once that exceeds --body-timeout-secs (then 408). Time the server
+    /// spends validating does not count against the client.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    min_body_rate: u64,
+}
+
+/// How long a connection may keep the server waiting.
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    header: Duration,
+    pace: Pace,
+}
+
+impl Timeouts {
+    fn of(args: &ServeArgs) -> Timeouts {
+        Timeouts {
+            header: Duration::from_secs(args.header_timeout_secs),
+            pace: Pace { idle: Duration::from_secs(args.body_timeout_secs), min_bytes_per_second: args.min_body_rate },
+        }
+    }
 }
 
 /// Creates the operator account `admin` on an empty database. The password comes from
@@ -144,14 +186,64 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         Some((_, false)) => println!("first login: admin / the password in DIRGATE_ADMIN_PASSWORD"),
         None => {}
     }
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal(stop))
-        .await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("dirgate serve: {e}");
-            ExitCode::from(1)
+    tokio::spawn(shutdown_signal(stop));
+    serve_http(listener, router, Timeouts::of(args), stopped).await;
+    ExitCode::SUCCESS
+}
+
+/// Accepts connections until `stop` turns true, then waits for the open ones to finish their
+/// requests (each closes once idle).
+async fn serve_http(listener: TcpListener, router: Router, timeouts: Timeouts, mut stop: watch::Receiver<bool>) {
+    // Every connection holds a clone of `open`; `all_closed` resolves once the last is dropped.
+    let (all_closed, open) = watch::channel(());
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|stopping| *stopping) => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let connection = serve_connection(stream, peer, router.clone(), timeouts, stop.clone());
+                let open = open.clone();
+                tokio::spawn(async move {
+                    connection.await;
+                    drop(open);
+                });
+            }
+            // Out of file descriptors, most likely: give the open connections time to close
+            // rather than spin.
+            Err(e) => {
+                eprintln!("dirgate serve: cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
+    drop(open);
+    all_closed.closed().await;
+}
+
+/// Serves one HTTP/1 connection with the header timeout and paced request bodies, and shuts it
+/// down gracefully when `stop` turns true.
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    timeouts: Timeouts,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let request = request.map(|incoming| body::paced(Body::new(incoming), timeouts.pace));
+        router.clone().oneshot(request)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(timeouts.header);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        // A timed-out or broken connection is the client's problem, not the server's.
+        _ = connection.as_mut() => return,
+        _ = stop.wait_for(|stopping| *stopping) => connection.as_mut().graceful_shutdown(),
+    }
+    let _ = connection.await;
 }

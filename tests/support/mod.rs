@@ -36,6 +36,11 @@ impl Server {
         Server { child, base, policy, dir, extra_args }
     }
 
+    /// The process id of the running `dirgate serve`, to read its memory use from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn db(&self) -> PathBuf {
         self.dir.path().join("dirgate.redb")
     }

@@ -108,8 +108,11 @@ pub struct Received {
 /// The bytes of a raw file are fed to the validator in chunks of this size.
 const CHUNK_BYTES: usize = 256 * 1024;
 
+/// The media type, read lossily: a stray non-ASCII byte (in a charset or a boundary) must not
+/// turn a JSON or multipart body into a raw file.
 fn content_type(headers: &HeaderMap) -> String {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase()
+    let value = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
+    value.as_deref().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
