@@ -1,18 +1,27 @@
 //! Who is asking: passwords, sessions, API keys, and the extractors that turn a request into a
 //! [`Principal`].
 //!
-//! - Passwords are argon2id PHC strings.
+//! - Passwords are argon2id PHC strings ([`hash_password`] has the parameters).
 //! - Session cookies and API keys are 256-bit random secrets; only their SHA-256 is stored
 //!   (they are not guessable, so a slow hash would only slow every request down).
+//! - An API key `dg_<id>_<secret>` is found by its public id, and the SHA-256 of the secret it
+//!   carries is compared with the stored one by [`constant_time_eq`], so that the time an answer
+//!   takes says nothing about how much of a guessed secret was right. A session is found by the
+//!   SHA-256 of its token, which is the redb key: the lookup's timing can only tell an attacker
+//!   how much of the *hash* of their guess matches a stored hash, which does not help them find
+//!   a token that hashes to it.
 //! - A request that changes state with a session cookie must also come from the same origin
 //!   (`Origin` or `Sec-Fetch-Site`), so that another site cannot ride the cookie.
+//! - Sign-in failures are limited per user name and per client address ([`SignInLimiter`]).
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
@@ -23,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::{AppError, Result};
-use crate::store::{Role, Store, User};
+use crate::store::{ApiKey, Role, Store, User};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "dirgate_session";
@@ -32,17 +41,33 @@ pub const SESSION_SECONDS: u64 = 12 * 3600;
 /// API keys look like `dg_<id>_<secret>`.
 const KEY_PREFIX: &str = "dg_";
 
-/// Hashes a password for storage.
+/// argon2id's memory cost in KiB, passes and lanes: OWASP's recommended minimum for argon2id
+/// (19 MiB, 2 passes, 1 lane). Pinned here rather than taken from the crate's defaults, so that
+/// an upgrade of `argon2` cannot change them unnoticed.
+const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+const ARGON2_PASSES: u32 = 2;
+const ARGON2_LANES: u32 = 1;
+
+/// The one password hasher: argon2id, version 0x13, with the parameters above.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password for storage, as a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) with a random 128-bit salt.
 pub fn hash_password(password: &str) -> String {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
-    Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 with default parameters").to_string()
+    argon2().hash_password(password.as_bytes(), &salt).expect("argon2id with valid parameters").to_string()
 }
 
-/// Checks a password against its stored hash.
+/// Checks a password against its stored hash. The algorithm and parameters are read from the
+/// PHC string, so hashes made with other parameters keep working; the final comparison is the
+/// `password-hash` crate's constant-time one.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A new random secret, URL-safe.
@@ -75,9 +100,34 @@ pub fn new_api_key() -> (String, String, String) {
     (id, sha256_hex(secret.as_bytes()), full)
 }
 
-/// Constant-time comparison of two equal-length strings.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether two SHA-256 digests are equal, in a time that does not depend on where they differ:
+/// every byte is looked at, and the differences are folded together before the one test
+/// (`black_box` keeps the compiler from turning the fold back into an early exit).
+pub fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
+}
+
+/// A digest stored as lower-case hex (as [`new_api_key`] makes it), back as bytes.
+fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut digest = [0u8; 32];
+    for (byte, pair) in digest.iter_mut().zip(bytes.chunks_exact(2)) {
+        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(digest)
+}
+
+/// Whether `secret` is the secret of `key`. The digests are compared in constant time first,
+/// and revocation is looked at only after, so that timing shows neither.
+fn key_accepts(key: &ApiKey, secret: &str) -> bool {
+    let matches =
+        digest_from_hex(&key.secret_sha256).is_some_and(|stored| constant_time_eq(&stored, &sha256(secret.as_bytes())));
+    matches && key.revoked_at.is_none()
 }
 
 /// Who is making a request.
@@ -143,8 +193,7 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Whether a cookie-authenticated request that changes state comes from our own pages.
-fn same_origin(parts: &Parts) -> bool {
-    let headers = &parts.headers;
+pub fn same_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site == "same-origin";
     }
@@ -158,13 +207,19 @@ fn same_origin(parts: &Parts) -> bool {
     }
 }
 
+/// The 403 of a cookie request that changes state from somewhere other than our own pages.
+pub fn cross_origin() -> AppError {
+    AppError::forbidden("this request changes data and did not come from dirgate's own pages (Origin check failed)")
+}
+
 fn resolve(store: &Store, parts_auth: Option<&str>, cookie: Option<&str>) -> crate::store::Result<Option<Principal>> {
     if let Some(bearer) = parts_auth {
         let Some((id, secret)) = bearer.strip_prefix(KEY_PREFIX).and_then(|rest| rest.split_once('_')) else {
             return Ok(None);
         };
+        // The id is public (key lists show it), so finding it or not reveals nothing.
         let Some(key) = store.key(id)? else { return Ok(None) };
-        if key.revoked_at.is_some() || !same(&key.secret_sha256, &sha256_hex(secret.as_bytes())) {
+        if !key_accepts(&key, secret) {
             return Ok(None);
         }
         return Ok(Some(Principal { actor: Actor::Key { id: key.id, tenant: key.tenant } }));
@@ -202,11 +257,9 @@ impl FromRequestParts<AppState> for Principal {
         let cookie = if bearer.is_none() { session_token(&parts.headers) } else { None };
         if cookie.is_some()
             && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
-            && !same_origin(parts)
+            && !same_origin(&parts.headers)
         {
-            return Err(AppError::forbidden(
-                "this request changes data and did not come from dirgate's own pages (Origin check failed)",
-            ));
+            return Err(cross_origin());
         }
         let store = state.store.clone();
         let principal =
@@ -254,51 +307,239 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// Slows down password guessing: after too many failures for one user name within a window,
-/// sign-in for that name is refused until the window passes.
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+/// How many failed sign-ins are tolerated, and for how long they count.
+///
+/// A window starts at the first failure and lasts [`SignInPolicy::window`]; once a user name
+/// or a client address has used up its failures, every sign-in for that name (or from that
+/// address) answers 429 until the window ends, the right password included, so that a
+/// lockout cannot be used to test passwords. Refused attempts do not count and do not extend
+/// the window, so a lockout never lasts longer than one window after the failure that started
+/// it: an attacker can keep a name locked only by keeping on failing, and the per-address
+/// limit slows that down too. The operator is not special: the same rules hold for `admin`.
+#[derive(Clone, Copy, Debug)]
+pub struct SignInPolicy {
+    /// Failures per user name and window.
+    pub per_account: u32,
+    /// Failures per client address and window, whatever the names. Behind a reverse proxy
+    /// every client has the proxy's address, and this counts the failures of all of them.
+    pub per_client: u32,
+    /// How long failures count.
+    pub window: Duration,
 }
 
-/// Failures allowed per user name and window.
-const MAX_FAILURES: u32 = 10;
-const WINDOW: Duration = Duration::from_secs(15 * 60);
+impl SignInPolicy {
+    /// 5 failures per name and 20 per address in 15 minutes.
+    pub const DEFAULT: SignInPolicy =
+        SignInPolicy { per_account: 5, per_client: 20, window: Duration::from_secs(15 * 60) };
+}
 
-impl LoginThrottle {
-    /// An empty throttle.
-    pub fn new() -> LoginThrottle {
-        LoginThrottle { failures: Mutex::new(HashMap::new()) }
+/// Which limit refused a sign-in, and for how many more seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lockout {
+    /// The user name has used up its failures.
+    Account(u64),
+    /// The client address has used up its failures.
+    Client(u64),
+}
+
+/// The failures of one name or address in its current window.
+struct Window {
+    failures: u32,
+    started: Instant,
+}
+
+/// Failure counts per key, each in its own window.
+struct Tally<K> {
+    windows: HashMap<K, Window>,
+}
+
+/// Expired windows are dropped when a tally grows past this many keys. Every counted attempt
+/// has cost an argon2 verification, so the number of live windows is bounded by how many of
+/// those the server can do in one window.
+const PRUNE_AT: usize = 10_000;
+
+impl<K: Hash + Eq> Tally<K> {
+    fn new() -> Tally<K> {
+        Tally { windows: HashMap::new() }
     }
 
-    /// Seconds to wait, when this name is locked out.
-    pub fn locked(&self, username: &str) -> Option<u64> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let (count, since) = failures.get(username)?;
-        let elapsed = since.elapsed();
-        (*count >= MAX_FAILURES && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
+    /// How long `key` stays locked, when it has `limit` failures in a window that is still open.
+    fn locked(&self, key: &K, limit: u32, window: Duration, now: Instant) -> Option<Duration> {
+        let current = self.windows.get(key)?;
+        let elapsed = now.saturating_duration_since(current.started);
+        (current.failures >= limit && elapsed < window).then(|| window - elapsed)
     }
 
-    /// Notes a failed attempt.
-    pub fn failed(&self, username: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, since)| since.elapsed() < WINDOW);
+    /// Counts one failure, in a new window when the last one has ended.
+    fn count(&mut self, key: K, window: Duration, now: Instant) {
+        if self.windows.len() >= PRUNE_AT {
+            self.windows.retain(|_, w| now.saturating_duration_since(w.started) < window);
         }
-        let entry = failures.entry(username.to_owned()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WINDOW {
-            *entry = (0, Instant::now());
+        let current = self.windows.entry(key).or_insert(Window { failures: 0, started: now });
+        if now.saturating_duration_since(current.started) >= window {
+            *current = Window { failures: 0, started: now };
         }
-        entry.0 += 1;
+        current.failures += 1;
     }
 
-    /// Clears the failures after a successful sign-in.
-    pub fn succeeded(&self, username: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(username);
+    /// Forgets every failure of `key`.
+    fn forget(&mut self, key: &K) {
+        self.windows.remove(key);
+    }
+
+    /// Takes back one counted failure.
+    fn uncount(&mut self, key: &K) {
+        if let Some(current) = self.windows.get_mut(key) {
+            current.failures = current.failures.saturating_sub(1);
+        }
     }
 }
 
-impl Default for LoginThrottle {
-    fn default() -> LoginThrottle {
-        LoginThrottle::new()
+/// Both tallies, under one lock so that an attempt is checked and counted in one step.
+struct Tallies {
+    /// Keyed by the SHA-256 of the name, so that an entry's size does not depend on what a
+    /// client sends.
+    accounts: Tally<[u8; 32]>,
+    clients: Tally<IpAddr>,
+}
+
+/// Limits password guessing per user name and per client address ([`SignInPolicy`]).
+///
+/// An attempt is counted as a failure when it is admitted, before its password is checked, and
+/// taken back when it succeeds: so many attempts in flight at once cannot get past the limit.
+/// The counts live in memory and start again from zero when the server restarts.
+pub struct SignInLimiter {
+    policy: SignInPolicy,
+    tallies: Mutex<Tallies>,
+}
+
+/// The address a client's failures are counted under: an IPv6 client usually has a whole /64,
+/// so that is what counts; an IPv4 address mapped into IPv6 counts as the IPv4 address.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
+/// Whole seconds to wait, at least one.
+fn retry_seconds(wait: Duration) -> u64 {
+    u64::try_from(wait.as_nanos().div_ceil(1_000_000_000)).unwrap_or(u64::MAX).max(1)
+}
+
+impl SignInLimiter {
+    /// A limiter with no failures yet.
+    pub fn new(policy: SignInPolicy) -> SignInLimiter {
+        let tallies = Tallies { accounts: Tally::new(), clients: Tally::new() };
+        SignInLimiter { policy, tallies: Mutex::new(tallies) }
+    }
+
+    /// Admits one attempt and counts it as a failure, or refuses it when the name or the client
+    /// (when the server knows its address) has no failures left.
+    pub fn admit(&self, username: &str, client: Option<IpAddr>) -> Result<(), Lockout> {
+        let SignInPolicy { per_account, per_client, window } = self.policy;
+        let now = Instant::now();
+        let account = sha256(username.as_bytes());
+        let client = client.map(client_key);
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(wait) = client.and_then(|c| tallies.clients.locked(&c, per_client, window, now)) {
+            return Err(Lockout::Client(retry_seconds(wait)));
+        }
+        if let Some(wait) = tallies.accounts.locked(&account, per_account, window, now) {
+            return Err(Lockout::Account(retry_seconds(wait)));
+        }
+        tallies.accounts.count(account, window, now);
+        if let Some(client) = client {
+            tallies.clients.count(client, window, now);
+        }
+        Ok(())
+    }
+
+    /// Takes back an admitted attempt that signed in: the name's failures are forgotten, and the
+    /// attempt no longer counts against the client.
+    pub fn succeeded(&self, username: &str, client: Option<IpAddr>) {
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        tallies.accounts.forget(&sha256(username.as_bytes()));
+        if let Some(client) = client {
+            tallies.clients.uncount(&client_key(client));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_argon2id_with_the_pinned_parameters() {
+        let hash = hash_password("correct horse battery staple");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(verify_password("correct horse battery staple", &hash));
+        assert!(!verify_password("correct horse battery stapler", &hash));
+    }
+
+    #[test]
+    fn constant_time_eq_tells_equal_digests_from_any_difference() {
+        let a = sha256(b"secret");
+        assert!(constant_time_eq(&a, &sha256(b"secret")));
+        for i in [0, 17, 31] {
+            let mut b = a;
+            b[i] ^= 0x80;
+            assert!(!constant_time_eq(&a, &b), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn a_stored_key_accepts_only_its_own_secret_and_only_until_revoked() {
+        let (id, secret_sha256, full) = new_api_key();
+        let secret = full.rsplit_once(&format!("{id}_")).map(|(_, s)| s.to_owned()).unwrap();
+        let mut key = ApiKey {
+            id,
+            tenant: 1,
+            secret_sha256,
+            name: String::new(),
+            created_by: String::new(),
+            created_at: crate::store::Timestamp(0),
+            revoked_at: None,
+        };
+        assert!(key_accepts(&key, &secret));
+        assert!(!key_accepts(&key, &format!("{secret}x")));
+        key.revoked_at = Some(crate::store::Timestamp(1));
+        assert!(!key_accepts(&key, &secret));
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key("2001:db8:1:3::1".parse().unwrap()));
+        assert_eq!(client_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_lockout_ends_with_its_window_and_the_next_failure_starts_a_new_one() {
+        let window = Duration::from_secs(900);
+        let start = Instant::now();
+        let mut tally = Tally::new();
+        for _ in 0..4 {
+            tally.count("ann", window, start);
+        }
+        assert_eq!(tally.locked(&"ann", 5, window, start), None);
+        tally.count("ann", window, start);
+        let later = start + Duration::from_secs(600);
+        assert_eq!(tally.locked(&"ann", 5, window, later), Some(Duration::from_secs(300)));
+        assert_eq!(tally.locked(&"bob", 5, window, later), None);
+        let after = start + window;
+        assert_eq!(tally.locked(&"ann", 5, window, after), None);
+        tally.count("ann", window, after);
+        assert_eq!(tally.windows[&"ann"].failures, 1);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(retry_seconds(Duration::from_secs(3)), 3);
+        assert_eq!(retry_seconds(Duration::from_millis(3001)), 4);
     }
 }

@@ -15,7 +15,7 @@ pub mod www;
 
 use std::sync::Arc;
 
-use auth::LoginThrottle;
+use auth::{SignInLimiter, SignInPolicy};
 use store::Store;
 
 /// Limits and switches of a running server.
@@ -42,14 +42,16 @@ pub struct AppState {
     pub store: Store,
     /// Limits and switches.
     pub config: Arc<Config>,
-    /// Sign-in failure counts.
-    pub throttle: Arc<LoginThrottle>,
+    /// Sign-in failure counts per user name and client address. They are kept in memory only,
+    /// so a restart forgets them (and ends any lockout).
+    pub sign_in_limiter: Arc<SignInLimiter>,
 }
 
 impl AppState {
     /// The state of a server over `store`.
     pub fn new(store: Store, config: Config) -> AppState {
-        AppState { store, config: Arc::new(config), throttle: Arc::new(LoginThrottle::new()) }
+        let sign_in_limiter = Arc::new(SignInLimiter::new(SignInPolicy::DEFAULT));
+        AppState { store, config: Arc::new(config), sign_in_limiter }
     }
 }
 

@@ -12,8 +12,9 @@ use std::sync::LazyLock;
 
 use super::blocking;
 use super::domains::normalise_domain;
+use super::sync::PeerAddr;
 use crate::AppState;
-use crate::auth::{self, Operator, Principal, SESSION_COOKIE, SESSION_SECONDS, TenantPrincipal};
+use crate::auth::{self, Lockout, Operator, Principal, SESSION_COOKIE, SESSION_SECONDS, TenantPrincipal};
 use crate::error::{AppError, Json, Result};
 use crate::store::{ApiKey, Role, Session, Store, Tenant, TenantSettings, Timestamp, User};
 
@@ -65,15 +66,23 @@ struct Credentials {
     password: String,
 }
 
-async fn sign_in(State(state): State<AppState>, Json(body): Json<Credentials>) -> Result<Response> {
-    if let Some(wait) = state.throttle.locked(&body.username) {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-attempts",
-            "too many failed sign-ins for this user; wait and try again",
-        )
-        .retry_after(wait));
-    }
+/// The 429 of a sign-in that the limiter refused.
+fn too_many_attempts(lockout: Lockout) -> AppError {
+    let (whom, seconds) = match lockout {
+        Lockout::Account(seconds) => ("for this user name", seconds),
+        Lockout::Client(seconds) => ("from your address", seconds),
+    };
+    let message = format!("too many failed sign-ins {whom}; try again in {seconds} seconds");
+    AppError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", message).retry_after(seconds)
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    Json(body): Json<Credentials>,
+) -> Result<Response> {
+    let client = peer.map(|p| p.ip());
+    state.sign_in_limiter.admit(&body.username, client).map_err(too_many_attempts)?;
     let username = body.username.clone();
     let signed_in = blocking(&state.store, move |store| {
         let Some(user) = store.user(&body.username)? else {
@@ -97,11 +106,11 @@ async fn sign_in(State(state): State<AppState>, Json(body): Json<Credentials>) -
         Ok(Some((token, user, tenant)))
     })
     .await?;
+    // A failed attempt stays counted: the limiter counted it when it admitted it.
     let Some((token, user, tenant)) = signed_in else {
-        state.throttle.failed(&username);
         return Err(AppError::new(StatusCode::UNAUTHORIZED, "bad-credentials", "the user name or password is wrong"));
     };
-    state.throttle.succeeded(&username);
+    state.sign_in_limiter.succeeded(&username, client);
     let secure = if state.config.secure_cookies { "; Secure" } else { "" };
     let cookie =
         format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}");
@@ -122,8 +131,13 @@ async fn who_am_i(State(state): State<AppState>, principal: Principal) -> Result
     Ok(Json(json!({ "user": { "username": principal.name(), "role": role }, "tenant": tenant })))
 }
 
+/// Ends the cookie's session. Like every other change made with the cookie, it must come from
+/// our own pages, so that another site cannot sign a user out.
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     if let Some(token) = auth::session_token(&headers) {
+        if !auth::same_origin(&headers) {
+            return Err(auth::cross_origin());
+        }
         blocking(&state.store, move |s| s.delete_session(&auth::sha256(token.as_bytes()))).await?;
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
