@@ -7,7 +7,7 @@ DB ?= dirgate.redb
 
 # Several targets share their name with a folder (server, wasm): all of them are phony.
 .PHONY: run test lint unit tools wasm server wasm-test typecheck e2e bench bench-data bench-server \
-        bench-postfix bench-peers bench-peers-tools bench-all fuzz
+        bench-postfix bench-peers bench-peers-tools bench-all fuzz fuzz-smoke
 
 ## Build everything and run the server on its embedded redb file; it prints the URL and, on
 ## the first start, the operator's login.
@@ -106,9 +106,30 @@ bench-all: bench-peers bench-server
 bench-postfix:
 	$(CARGO) test --release -p dirgate --test policy -- --ignored --nocapture bench_postfix
 
-## Fuzz each target for FUZZ_SECONDS (nightly toolchain and cargo-fuzz required).
-FUZZ_SECONDS ?= 60
-fuzz:
-	cd wasm/core && for t in $$(cargo +nightly fuzz list); do \
-		cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; \
+## Fuzzing: every cargo-fuzz target of the core (wasm/core/fuzz/) and of the server
+## (server/fuzz/), one at a time, after seeding the corpora from the fixtures (nightly toolchain
+## and cargo-fuzz required). `fuzz` is the long run; `fuzz-smoke` is CI's short one, which fails
+## on any crash, assertion or hang (over 20 s for one input). FUZZ_CRATES runs a subset. Inputs
+## are at most 16 KiB (addresses 512 bytes): larger ones only slow the search down.
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_CRATES ?= wasm/core server
+define fuzz_all
+	wasm/core/fuzz/seed.sh
+	for crate in $(FUZZ_CRATES); do \
+		targets=$$(cd $$crate/fuzz && cargo +nightly fuzz list) || exit 1; \
+		for t in $$targets; do \
+			mkdir -p $$crate/fuzz/corpus/$$t; \
+			len=16384; [ $$t != address ] || len=512; \
+			seeds=$$(test -d $$crate/fuzz/seeds/$$t && echo seeds/$$t); \
+			(cd $$crate/fuzz && cargo +nightly fuzz run $$t corpus/$$t $$seeds -- -max_total_time=$(1) \
+				-max_len=$$len -rss_limit_mb=2048 -timeout=20 -print_final_stats=1) || exit 1; \
+		done; \
 	done
+endef
+
+fuzz:
+	$(call fuzz_all,$(FUZZ_SECONDS))
+
+fuzz-smoke:
+	$(call fuzz_all,$(FUZZ_SMOKE_SECONDS))

@@ -270,17 +270,22 @@ fn pump_multipart(body: Body, boundary: String, limit: u64) -> mpsc::Receiver<Re
 }
 
 fn validate_normalised(upload: Upload, limit: u64, options: Options) -> Result<Received> {
-    let body: NormalisedBody = serde_json::from_reader(BufReader::with_capacity(CHUNK_BYTES, upload.into_reader()))
-        .map_err(|e| {
-            if e.is_io() {
-                body::read_error(&std::io::Error::from(e), limit)
-            } else {
-                AppError::bad_request(
-                    "bad-json",
-                    format!("the body is not a normalised directory: {e} (line {}, column {})", e.line(), e.column()),
-                )
-            }
-        })?;
+    decode_import_json(BufReader::with_capacity(CHUNK_BYTES, upload.into_reader()), options).map_err(|e| {
+        if e.is_io() {
+            body::read_error(&std::io::Error::from(e), limit)
+        } else {
+            AppError::bad_request(
+                "bad-json",
+                format!("the body is not a normalised directory: {e} (line {}, column {})", e.line(), e.column()),
+            )
+        }
+    })
+}
+
+/// Decodes a normalised JSON body (what the browser and the sync agent send) and re-validates
+/// it with the core. Public so that `server/fuzz` fuzzes the route's own decoder.
+pub fn decode_import_json(body: impl Read, options: Options) -> serde_json::Result<Received> {
+    let body: NormalisedBody = serde_json::from_reader(body)?;
     let directory = Directory { recipients: body.recipients, aliases: body.aliases, groups: body.groups };
     let name = match body.files.as_slice() {
         [] => "directory".to_owned(),

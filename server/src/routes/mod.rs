@@ -8,7 +8,7 @@ mod accounts;
 mod docs;
 mod domains;
 mod exports;
-mod imports;
+pub mod imports;
 pub mod recipients;
 mod stats;
 mod sync;

@@ -1,35 +1,29 @@
 #![no_main]
-//! The streaming contract: feeding a file in chunks split anywhere gives exactly the report
-//! and directory of feeding it whole. The first two bytes choose the split points and whether
-//! a managed-domain list applies; the format is detected.
+//! The whole streaming validator: one to four files with random options (format, managed
+//! domains, diagnostic cap, line limit), fed in random chunks and begun and ended explicitly or
+//! implicitly. No panic, a consistent report, and one file report per file that counts its
+//! bytes and agrees with the forced format.
 
-use dirgate_core::{Options, Validator, validate_bytes};
+use dirgate_core::{Format, FormatChoice};
+use dirgate_core_fuzz::Case;
 use libfuzzer_sys::fuzz_target;
 
-#[path = "common.rs"]
-mod common;
-
 fuzz_target!(|data: &[u8]| {
-    let [step, flags, rest @ ..] = data else { return };
-    let managed_domains = if flags & 1 == 1 { vec!["example.com".to_owned()] } else { Vec::new() };
-    let options = Options { managed_domains, max_line_bytes: 4096, ..Options::default() };
-    let whole = validate_bytes("fuzz", rest, options.clone());
-    common::check(&whole);
-
-    let mut validator = Validator::new(options);
-    validator.begin_file("fuzz");
-    let step = usize::from(*step).max(1);
-    let mut position = 0;
-    let mut n = 0;
-    while position < rest.len() {
-        // Vary the chunk size so that boundaries fall everywhere, including inside characters.
-        let size = (step + n * 7) % 97 + 1;
-        let end = (position + size).min(rest.len());
-        validator.feed(&rest[position..end]);
-        position = end;
-        n += 1;
+    let Some(case) = Case::parse(data) else { return };
+    let outcome = case.validate_split();
+    let report = &outcome.report;
+    dirgate_core_fuzz::check(report, &outcome.directory, &case.options);
+    assert_eq!(report.files.len(), case.files.len(), "one file report per file");
+    for (i, (file, bytes)) in report.files.iter().zip(&case.files).enumerate() {
+        assert_eq!(file.name, Case::file_name(i));
+        assert_eq!(file.bytes, bytes.len() as u64, "a file report counts every byte: {file:?}");
+        match case.options.format {
+            FormatChoice::Ldif => assert_eq!(file.format, Format::Ldif),
+            FormatChoice::Csv => assert_eq!(file.format, Format::Csv),
+            FormatChoice::Auto => assert_ne!(file.format, Format::Mixed),
+        }
     }
-    let chunked = validator.finish();
-    assert_eq!(whole.report, chunked.report, "chunking changed the report");
-    assert_eq!(whole.directory, chunked.directory, "chunking changed the directory");
+    let first = report.files[0].format;
+    let expected = if report.files.iter().all(|f| f.format == first) { first } else { Format::Mixed };
+    assert_eq!(report.format, expected, "the import's format is its files' format, or mixed");
 });

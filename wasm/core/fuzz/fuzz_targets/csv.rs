@@ -4,10 +4,8 @@
 use dirgate_core::{FormatChoice, Options, validate_bytes};
 use libfuzzer_sys::fuzz_target;
 
-#[path = "common.rs"]
-mod common;
-
 fuzz_target!(|data: &[u8]| {
     let options = Options { format: FormatChoice::Csv, max_line_bytes: 4096, ..Options::default() };
-    common::check(&validate_bytes("fuzz.csv", data, options));
+    let outcome = validate_bytes("fuzz.csv", data, options.clone());
+    dirgate_core_fuzz::check(&outcome.report, &outcome.directory, &options);
 });
