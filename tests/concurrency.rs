@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dirgate_core::{Alias, Directory, Group, Recipient};
+use dirgate_core::Directory;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -45,17 +45,18 @@ fn version(tag: u64, domains: &[&str]) -> Directory {
     for (d, domain) in domains.iter().enumerate() {
         let user = |i: usize| format!("v{tag}-u{i}@{domain}");
         for i in 0..recipients_in(tag, d) {
-            directory.recipients.push(Recipient { address: user(i), name: Some(format!("v{tag}-user-{i}")) });
+            directory.push_recipient(&user(i), Some(&format!("v{tag}-user-{i}")));
             if i % 2 == 0 {
-                directory.aliases.push(Alias { address: format!("v{tag}-a{i}@{domain}"), target: user(i) });
+                directory.push_alias(&format!("v{tag}-a{i}@{domain}"), &user(i));
             }
         }
-        directory.groups.push(Group {
-            name: format!("v{tag}-group-{d}"),
-            dn: None,
-            address: Some(format!("v{tag}-g@{domain}")),
-            members: (0..5).map(user).collect(),
-        });
+        let members: Vec<String> = (0..5).map(user).collect();
+        directory.push_group(
+            &format!("v{tag}-group-{d}"),
+            None,
+            Some(&format!("v{tag}-g@{domain}")),
+            members.iter().map(String::as_str),
+        );
     }
     directory
 }

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dirgate_core::{Directory, Recipient};
+use dirgate_core::Directory;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -41,14 +41,13 @@ const KILL_SPREAD: f64 = 1.5;
 /// starting halfway through A's, each named after its version.
 fn version(v: usize, per_domain: usize) -> Directory {
     let first = v * per_domain / 2;
-    let recipients = DOMAINS
-        .iter()
-        .flat_map(|d| {
-            (first..first + per_domain)
-                .map(move |i| Recipient { address: format!("u{i}@{d}"), name: Some(format!("{} {i}", NAMES[v])) })
-        })
-        .collect();
-    Directory { recipients, ..Directory::default() }
+    let mut directory = Directory::new();
+    for d in DOMAINS {
+        for i in first..first + per_domain {
+            directory.push_recipient(&format!("u{i}@{d}"), Some(&format!("{} {i}", NAMES[v])));
+        }
+    }
+    directory
 }
 
 /// The two versions, as the test uploads them and as the server must export them.

@@ -169,11 +169,13 @@ mod tests {
         n.end_source();
         let out = n.finish();
         let d = &out.directory;
-        assert_eq!(d.recipients.len(), 1);
-        assert_eq!(d.recipients[0].address, "Alice@example.com");
-        assert_eq!(d.recipients[0].name.as_deref(), Some("Alice Smith, Ünïcode"));
-        assert_eq!(d.aliases[0].address, "a.smith@example.com");
-        assert_eq!(d.groups[0].members, ["Alice@example.com", "uid=ghost,dc=example,dc=com"]);
+        let recipients: Vec<_> = d.recipients().collect();
+        assert_eq!(recipients.len(), 1);
+        assert_eq!(recipients[0].address, "Alice@example.com");
+        assert_eq!(recipients[0].name, Some("Alice Smith, Ünïcode"));
+        assert_eq!(d.aliases().next().unwrap().address, "a.smith@example.com");
+        let members: Vec<&str> = d.groups().next().unwrap().members.iter().collect();
+        assert_eq!(members, ["Alice@example.com", "uid=ghost,dc=example,dc=com"]);
         assert!(out.report.valid);
         assert_eq!(out.report.counts.skipped, 1);
     }

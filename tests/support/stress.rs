@@ -107,15 +107,13 @@ pub fn export_lines(text: &str) -> Vec<&str> {
 /// aliases.csv, groups.csv. The suites use plain ASCII cells, which CSV does not quote.
 pub fn expected_lines(directory: &Directory) -> [Vec<String>; 3] {
     let mut recipients: Vec<String> =
-        directory.recipients.iter().map(|r| format!("{},{}", r.address, r.name.as_deref().unwrap_or(""))).collect();
-    let mut aliases: Vec<String> = directory.aliases.iter().map(|a| format!("{},{}", a.address, a.target)).collect();
+        directory.recipients().map(|r| format!("{},{}", r.address, r.name.unwrap_or(""))).collect();
+    let mut aliases: Vec<String> = directory.aliases().map(|a| format!("{},{}", a.address, a.target)).collect();
     let mut groups: Vec<String> = directory
-        .groups
-        .iter()
+        .groups()
         .flat_map(|g| {
-            let address = g.address.as_deref().unwrap_or("");
-            let members: Vec<&str> =
-                if g.members.is_empty() { vec![""] } else { g.members.iter().map(String::as_str).collect() };
+            let address = g.address.unwrap_or("");
+            let members: Vec<&str> = if g.members.is_empty() { vec![""] } else { g.members.iter().collect() };
             members.into_iter().map(move |m| format!("{},{address},{m}", g.name))
         })
         .collect();

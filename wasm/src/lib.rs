@@ -105,11 +105,7 @@ impl Validator {
         let outcome = self.inner.take().ok_or_else(finished)?.finish();
         let directory = serde_json::to_vec(&outcome.directory).map_err(js_error)?;
         let limit = self.preview_limit;
-        let preview = Directory {
-            recipients: outcome.directory.recipients.iter().take(limit).cloned().collect(),
-            aliases: outcome.directory.aliases.iter().take(limit).cloned().collect(),
-            groups: outcome.directory.groups.iter().take(limit).cloned().collect(),
-        };
+        let preview = outcome.directory.head(limit);
         drop(outcome.directory);
         let finished = FinishedDto { report: outcome.report, preview, directory };
         let value = to_js(&finished)?;

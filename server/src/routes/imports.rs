@@ -286,7 +286,7 @@ fn validate_normalised(upload: Upload, limit: u64, options: Options) -> Result<R
 /// it with the core. Public so that `server/fuzz` fuzzes the route's own decoder.
 pub fn decode_import_json(body: impl Read, options: Options) -> serde_json::Result<Received> {
     let body: NormalisedBody = serde_json::from_reader(body)?;
-    let directory = Directory { recipients: body.recipients, aliases: body.aliases, groups: body.groups };
+    let directory = Directory::from_records(&body.recipients, &body.aliases, &body.groups);
     let name = match body.files.as_slice() {
         [] => "directory".to_owned(),
         files => files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
@@ -388,7 +388,7 @@ pub fn refusal(received: &Received, skip_invalid: bool) -> Option<AppError> {
         );
     }
     let d = &received.directory;
-    if d.recipients.is_empty() && d.aliases.is_empty() && d.groups.is_empty() {
+    if d.is_empty() {
         return Some(
             AppError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -58,9 +58,9 @@ async fn push(
     change.agent = Some(Agent { ip: peer.map(|p| p.ip().to_string()), ..Agent::default() });
     imports::describe(&mut change, &received);
     change.submitted = Submitted {
-        recipients: received.directory.recipients.len() as u64,
-        aliases: received.directory.aliases.len() as u64,
-        groups: received.directory.groups.len() as u64,
+        recipients: received.directory.recipients().len() as u64,
+        aliases: received.directory.aliases().len() as u64,
+        groups: received.directory.groups().len() as u64,
     };
     if let Some(error) = imports::refusal(&received, query.skip_invalid) {
         if !query.dry_run {

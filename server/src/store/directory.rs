@@ -72,29 +72,24 @@ impl Incoming {
     /// core and lies in one of the tenant's managed domains.
     pub fn from_directory(directory: &Directory) -> Incoming {
         let mut incoming = Incoming::default();
-        for r in &directory.recipients {
-            incoming.push(
-                RecordKind::Recipient,
-                address::domain_of(&r.address),
-                address::key_of(&r.address),
-                encode(r),
-            );
+        for r in directory.recipients() {
+            incoming.push(RecordKind::Recipient, address::domain_of(r.address), address::key_of(r.address), encode(&r));
         }
-        for a in &directory.aliases {
-            incoming.push(RecordKind::Alias, address::domain_of(&a.address), address::key_of(&a.address), encode(a));
+        for a in directory.aliases() {
+            incoming.push(RecordKind::Alias, address::domain_of(a.address), address::key_of(a.address), encode(&a));
         }
         let mut unaddressed: HashSet<String> = HashSet::new();
-        for g in &directory.groups {
-            let (domain, key) = match &g.address {
+        for g in directory.groups() {
+            let (domain, key) = match g.address {
                 Some(a) => (address::domain_of(a), address::key_of(a)),
-                None => ("", unaddressed_key(&mut unaddressed, g)),
+                None => ("", unaddressed_key(&mut unaddressed, g.name)),
             };
-            incoming.push(RecordKind::Group, domain, key, encode(g));
+            incoming.push(RecordKind::Group, domain, key, encode(&g));
         }
         incoming.submitted = Submitted {
-            recipients: directory.recipients.len() as u64,
-            aliases: directory.aliases.len() as u64,
-            groups: directory.groups.len() as u64,
+            recipients: directory.recipients().len() as u64,
+            aliases: directory.aliases().len() as u64,
+            groups: directory.groups().len() as u64,
         };
         incoming
     }
@@ -126,8 +121,8 @@ impl Incoming {
 /// The key of a group without an address: its lower-cased name, which is what survives an
 /// export and re-import (`groups.csv` has no DN). Two such groups of one name (different DNs in
 /// LDIF) get `#2`, `#3`... so that neither is lost.
-fn unaddressed_key(seen: &mut HashSet<String>, group: &dirgate_core::Group) -> String {
-    let name = group.name.to_lowercase();
+fn unaddressed_key(seen: &mut HashSet<String>, group_name: &str) -> String {
+    let name = group_name.to_lowercase();
     let mut key = name.clone();
     let mut n = 1;
     while !seen.insert(key.clone()) {

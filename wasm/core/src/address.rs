@@ -35,7 +35,7 @@ impl Address {
 
 /// The domain of an already normalised address (everything after the last `@`).
 pub fn domain_of(address: &str) -> &str {
-    address.rfind('@').map_or("", |at| &address[at + 1..])
+    memchr::memrchr(b'@', address.as_bytes()).map_or("", |at| &address[at + 1..])
 }
 
 /// Why a string is not a valid recipient address. Each variant's message tells the
@@ -241,11 +241,18 @@ const CLASSES: [u8; 256] = {
 /// The common case in one pass: an ASCII dot-atom local part and an ASCII domain with no ACE
 /// label. `None` sends the address down the full path, which also names the exact problem.
 pub(crate) fn normalise_common(raw: &str) -> Option<String> {
+    let mut address = String::new();
+    normalise_common_into(raw, &mut address).then_some(address)
+}
+
+/// [`normalise_common`] into `out`, a buffer the caller reuses. Returns whether `raw` was in
+/// the common form.
+pub(crate) fn normalise_common_into(raw: &str, out: &mut String) -> bool {
     let bytes = raw.as_bytes();
     if bytes.len() > MAX_ADDRESS_BYTES {
-        return None;
+        return false;
     }
-    let at = memchr::memchr(b'@', bytes)?;
+    let Some(at) = memchr::memchr(b'@', bytes) else { return false };
     let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
     // The local part: atext and single dots, not at either end. Checked without branches.
     let (mut bad, mut previous) = (false, b'.');
@@ -255,7 +262,7 @@ pub(crate) fn normalise_common(raw: &str) -> Option<String> {
         previous = b;
     }
     if bad || local.is_empty() || local.len() > MAX_LOCAL_BYTES || previous == b'.' {
-        return None;
+        return false;
     }
     // The domain: at least two labels of letters, digits and inner hyphens, the last not all
     // digits, and none with `--` at its third byte (ACE labels go through IDNA).
@@ -264,7 +271,7 @@ pub(crate) fn normalise_common(raw: &str) -> Option<String> {
     for label in domain.split(|&b| b == b'.') {
         let n = label.len();
         if n == 0 || n > MAX_LABEL_BYTES || label[0] == b'-' || label[n - 1] == b'-' || label.get(2..4) == Some(b"--") {
-            return None;
+            return false;
         }
         let (mut bad, mut all_digits) = (false, true);
         for &b in label {
@@ -272,17 +279,18 @@ pub(crate) fn normalise_common(raw: &str) -> Option<String> {
             all_digits &= b.is_ascii_digit();
         }
         if bad {
-            return None;
+            return false;
         }
         labels += 1;
         digits = all_digits;
     }
     if labels < 2 || digits {
-        return None;
+        return false;
     }
-    let mut address = raw.to_owned();
-    address[at + 1..].make_ascii_lowercase();
-    Some(address)
+    out.clear();
+    out.push_str(raw);
+    out[at + 1..].make_ascii_lowercase();
+    true
 }
 
 fn split_at_sign(raw: &str) -> Result<(&str, &str), AddressError> {

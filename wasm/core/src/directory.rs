@@ -1,4 +1,4 @@
-//! The normalised directory and the rules that build it.
+//! The rules that build the normalised directory.
 //!
 //! Parsers hand raw records (a mailbox with its addresses, an alias, a group with member
 //! references) to [`DirectoryBuilder`], which owns every rule that spans records: address
@@ -6,63 +6,13 @@
 //! the per-domain counts. Its memory is bounded by the number of unique addresses, never by
 //! the size of the files that fed it.
 
+use std::borrow::Cow;
+
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
 
 use crate::address::{self, AddressError};
 use crate::diagnostic::{Code, Diagnostics, Position};
-
-/// A mailbox's primary address: a valid recipient.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Recipient {
-    /// The normalised address.
-    pub address: String,
-    /// The display name, when the source had one.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
-    pub name: Option<String>,
-}
-
-/// A secondary address that delivers to a primary address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Alias {
-    /// The alias address.
-    pub address: String,
-    /// The primary address it delivers to.
-    pub target: String,
-}
-
-/// A distribution list or security group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Group {
-    /// The group's name (`cn`, or the first RDN value of its DN).
-    pub name: String,
-    /// The group's DN, for groups read from LDIF.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
-    pub dn: Option<String>,
-    /// The group's own address, for mail-enabled groups.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
-    pub address: Option<String>,
-    /// Members as addresses, or as DNs where they could not be resolved.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub members: Vec<String>,
-}
-
-/// A tenant's directory after normalisation: what an import uploads and what the server stores.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Directory {
-    /// Valid recipients, in the order first seen.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub recipients: Vec<Recipient>,
-    /// Aliases, in the order first seen.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub aliases: Vec<Alias>,
-    /// Groups, in the order first seen.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub groups: Vec<Group>,
-}
+use crate::model::{AliasRow, Directory, RecipientRow, Span, Text};
 
 /// Unique records after normalisation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,37 +42,6 @@ pub struct DomainCounts {
     pub aliases: u64,
     /// Groups whose own address is in this domain.
     pub groups: u64,
-}
-
-impl Directory {
-    /// Counts the records of each domain, sorted by domain. Groups without an address belong to
-    /// no domain and are not listed.
-    pub fn domain_counts(&self) -> Vec<DomainCounts> {
-        fn entry<'m, 'd>(map: &'m mut HashMap<&'d str, DomainCounts>, address: &'d str) -> &'m mut DomainCounts {
-            let domain = address::domain_of(address);
-            map.entry(domain).or_insert_with(|| DomainCounts { domain: domain.to_owned(), ..Default::default() })
-        }
-        let mut by_domain: HashMap<&str, DomainCounts> = HashMap::new();
-        for r in &self.recipients {
-            entry(&mut by_domain, &r.address).recipients += 1;
-        }
-        for a in &self.aliases {
-            entry(&mut by_domain, &a.address).aliases += 1;
-        }
-        for g in &self.groups {
-            if let Some(address) = &g.address {
-                entry(&mut by_domain, address).groups += 1;
-            }
-        }
-        let mut counts: Vec<DomainCounts> = by_domain.into_values().collect();
-        counts.sort_unstable_by(|a, b| a.domain.cmp(&b.domain));
-        counts
-    }
-
-    /// Every domain that holds at least one record, sorted.
-    pub fn domains(&self) -> Vec<String> {
-        self.domain_counts().into_iter().map(|d| d.domain).collect()
-    }
 }
 
 /// A raw value as it appeared in the source, with where it appeared.
@@ -178,25 +97,28 @@ struct Slot {
     hash: u64,
 }
 
-#[derive(Debug)]
+/// A group member as read: an address, or a DN to resolve at the end of the import. Both are
+/// spans of [`DirectoryBuilder::pending`].
+#[derive(Clone, Copy, Debug)]
 enum Member {
-    Address(String),
-    Dn { dn: String, at: Position },
+    Address(Span),
+    Dn { dn: Span, at: Position },
 }
 
 #[derive(Debug)]
 struct GroupState {
     name: String,
     dn: Option<String>,
-    address: Option<String>,
+    /// A span of the directory's text.
+    address: Option<Span>,
     members: Vec<Member>,
 }
 
-/// The records accepted so far, in the order first seen.
+/// The records accepted so far, in the order first seen: recipients and aliases straight in
+/// the directory being built, groups apart until their members are resolved.
 #[derive(Debug, Default)]
 struct Records {
-    recipients: Vec<Recipient>,
-    aliases: Vec<Alias>,
+    directory: Directory,
     groups: Vec<GroupState>,
 }
 
@@ -204,11 +126,12 @@ impl Records {
     /// The stored address a slot of the index stands for.
     fn address(&self, slot: &Slot) -> &str {
         let i = slot.index as usize;
-        match slot.kind {
-            Kind::Recipient => &self.recipients[i].address,
-            Kind::Alias => &self.aliases[i].address,
-            Kind::Group => self.groups[i].address.as_deref().unwrap_or(""),
-        }
+        let span = match slot.kind {
+            Kind::Recipient => self.directory.recipient_row(i).address,
+            Kind::Alias => self.directory.alias_row(i).address,
+            Kind::Group => self.groups[i].address.unwrap_or_default(),
+        };
+        self.directory.text(span)
     }
 }
 
@@ -236,8 +159,8 @@ impl AddressIndex {
 }
 
 /// An address that passed every check, with the hash of its key.
-struct Keyed {
-    address: String,
+struct Keyed<'a> {
+    address: Cow<'a, str>,
     hash: u64,
 }
 
@@ -249,7 +172,10 @@ pub(crate) struct DirectoryBuilder {
     records: Records,
     alias_positions: Vec<Position>,
     groups_without_address: HashMap<String, u32>,
-    dn_to_address: HashMap<String, String>,
+    /// Normalised DN to the span of the entry's address in the directory's text.
+    dn_to_address: HashMap<String, Span>,
+    /// Group members until the end of the import, back to back.
+    pending: Text,
     skipped: u64,
     unmanaged: u64,
 }
@@ -269,6 +195,7 @@ impl DirectoryBuilder {
             alias_positions: Vec::new(),
             groups_without_address: HashMap::new(),
             dn_to_address: HashMap::new(),
+            pending: Text::default(),
             skipped: 0,
             unmanaged: 0,
         }
@@ -276,7 +203,8 @@ impl DirectoryBuilder {
 
     /// How many records have been accepted so far, for progress reports.
     pub(crate) fn record_count(&self) -> u64 {
-        (self.records.recipients.len() + self.records.aliases.len() + self.records.groups.len()) as u64
+        let d = &self.records.directory;
+        (d.recipient_count() + d.alias_count() + self.records.groups.len()) as u64
     }
 
     /// Counts an entry that carried no address at all.
@@ -290,18 +218,18 @@ impl DirectoryBuilder {
 
     /// Trims, parses and checks one address, reporting every problem. Returns the address only
     /// when it may be stored.
-    fn accept(&mut self, diags: &mut Diagnostics, raw: Located<'_>) -> Option<Keyed> {
-        let parsed = address::normalise(raw.text.trim());
+    fn accept(&mut self, diags: &mut Diagnostics, raw: Located<'_>) -> Option<Keyed<'static>> {
+        let parsed = address::normalise(raw.text.trim()).map(|(a, non_ascii)| (Cow::Owned(a), non_ascii));
         self.accept_parsed(diags, raw, parsed)
     }
 
     /// [`Self::accept`] for an address already parsed from `raw.text.trim()`.
-    fn accept_parsed(
+    fn accept_parsed<'a>(
         &mut self,
         diags: &mut Diagnostics,
         raw: Located<'_>,
-        parsed: Result<(String, bool), AddressError>,
-    ) -> Option<Keyed> {
+        parsed: Result<(Cow<'a, str>, bool), AddressError>,
+    ) -> Option<Keyed<'a>> {
         let trimmed = raw.text.trim();
         let mut at = raw.at;
         if trimmed.len() != raw.text.len() {
@@ -340,7 +268,7 @@ impl DirectoryBuilder {
         Some(Keyed { address, hash })
     }
 
-    fn find(&self, keyed: &Keyed) -> Option<Slot> {
+    fn find(&self, keyed: &Keyed<'_>) -> Option<Slot> {
         self.index.find(&self.records, &keyed.address, keyed.hash)
     }
 
@@ -350,33 +278,46 @@ impl DirectoryBuilder {
         &mut self,
         diags: &mut Diagnostics,
         raw: Located<'_>,
-        address: String,
-        name: Option<String>,
+        address: &str,
+        name: Option<&str>,
     ) {
-        let Some(primary) = self.accept_parsed(diags, raw, Ok((address, false))) else { return };
+        let Some(primary) = self.accept_parsed(diags, raw, Ok((Cow::Borrowed(address), false))) else { return };
         self.add_recipient(diags, primary, raw.at, name);
     }
 
-    /// Adds a primary address, or reports it as a duplicate or conflict. Returns whether it
-    /// is (now or already) a recipient.
-    fn add_recipient(&mut self, diags: &mut Diagnostics, primary: Keyed, at: Position, name: Option<String>) -> bool {
+    /// Adds a primary address, or reports it as a duplicate or conflict. Returns the span of
+    /// the recipient's stored address when it is (now or already) a recipient.
+    fn add_recipient(
+        &mut self,
+        diags: &mut Diagnostics,
+        primary: Keyed<'_>,
+        at: Position,
+        name: Option<&str>,
+    ) -> Option<Span> {
         match self.find(&primary) {
             None => {
-                let slot =
-                    Slot { kind: Kind::Recipient, index: self.records.recipients.len() as u32, hash: primary.hash };
-                self.records.recipients.push(Recipient { address: primary.address, name });
-                self.index.insert(slot);
-                true
+                let d = &mut self.records.directory;
+                let address = d.keep(&primary.address);
+                let name = name.map(|n| d.keep(n));
+                let index = d.push_recipient_row(RecipientRow { address, name });
+                self.index.insert(Slot { kind: Kind::Recipient, index: index as u32, hash: primary.hash });
+                Some(address)
             }
             Some(Slot { kind: Kind::Recipient, index, .. }) => {
-                let existing = &mut self.records.recipients[index as usize];
+                let d = &mut self.records.directory;
+                let existing = d.recipient_row(index as usize);
                 diags.push(Code::DuplicateAddress, at, || {
-                    format!("`{}` is already listed as `{}`; the first one is kept", primary.address, existing.address)
+                    format!(
+                        "`{}` is already listed as `{}`; the first one is kept",
+                        primary.address,
+                        d.text(existing.address)
+                    )
                 });
-                if existing.name.is_none() {
-                    existing.name = name;
+                if let (None, Some(name)) = (existing.name, name) {
+                    let name = d.keep(name);
+                    d.recipient_row_mut(index as usize).name = Some(name);
                 }
-                true
+                Some(existing.address)
             }
             Some(Slot { kind, .. }) => {
                 diags.push(Code::AddressConflict, at, || {
@@ -386,7 +327,7 @@ impl DirectoryBuilder {
                         kind.noun()
                     )
                 });
-                false
+                None
             }
         }
     }
@@ -396,36 +337,41 @@ impl DirectoryBuilder {
             // The entry cannot be a recipient here. If it was only out of our domains, its
             // managed aliases still matter and still point to it.
             let Ok((unmanaged_primary, _)) = address::normalise(draft.primary.text.trim()) else { return };
-            if let Some(dn) = draft.dn {
-                self.dn_to_address.insert(normalise_dn(dn), unmanaged_primary.clone());
+            if draft.dn.is_none() && draft.aliases.is_empty() {
+                return;
             }
-            self.add_entry_aliases(diags, &draft.aliases, &unmanaged_primary);
+            let target = self.records.directory.keep(&unmanaged_primary);
+            if let Some(dn) = draft.dn {
+                self.dn_to_address.insert(normalise_dn(dn), target);
+            }
+            self.add_entry_aliases(diags, &draft.aliases, target);
             return;
         };
-        // LDIF entries need the address again for their DN and aliases; CSV rows do not.
-        let copy = (draft.dn.is_some() || !draft.aliases.is_empty()).then(|| primary.address.clone());
-        if !self.add_recipient(diags, primary, draft.primary.at, draft.name) {
+        let Some(address) = self.add_recipient(diags, primary, draft.primary.at, draft.name.as_deref()) else {
             return;
+        };
+        if let Some(dn) = draft.dn {
+            self.dn_to_address.insert(normalise_dn(dn), address);
         }
-        if let Some(address) = copy {
-            if let Some(dn) = draft.dn {
-                self.dn_to_address.insert(normalise_dn(dn), address.clone());
-            }
-            self.add_entry_aliases(diags, &draft.aliases, &address);
+        if !draft.aliases.is_empty() {
+            self.add_entry_aliases(diags, &draft.aliases, address);
         }
     }
 
-    fn add_entry_aliases(&mut self, diags: &mut Diagnostics, aliases: &[Located<'_>], target: &str) {
+    /// The aliases of one entry, all delivering to `target` (a span of the directory's text).
+    fn add_entry_aliases(&mut self, diags: &mut Diagnostics, aliases: &[Located<'_>], target: Span) {
         let mut seen: Vec<String> = Vec::new();
         for raw in aliases {
             let parsed = address::normalise(raw.text.trim());
             if let Ok((quick, _)) = &parsed {
                 // Repeats inside one entry (mail equal to the SMTP: address) are normal, not noise.
-                if address::same_key(quick, target) || seen.iter().any(|s| address::same_key(s, quick)) {
+                let target_text = self.records.directory.text(target);
+                if address::same_key(quick, target_text) || seen.iter().any(|s| address::same_key(s, quick)) {
                     continue;
                 }
                 seen.push(quick.clone());
             }
+            let parsed = parsed.map(|(a, non_ascii)| (Cow::Owned(a), non_ascii));
             if let Some(alias) = self.accept_parsed(diags, *raw, parsed) {
                 self.register_alias(diags, alias, target, raw.at);
             }
@@ -452,40 +398,51 @@ impl DirectoryBuilder {
             });
             return;
         }
-        self.register_alias(diags, alias_address, &target_address, alias.at);
+        let target = self.records.directory.keep(&target_address);
+        if !self.register_alias(diags, alias_address, target, alias.at) {
+            // Nothing refers to the target's copy: give its bytes back.
+            self.records.directory.forget(target);
+        }
     }
 
-    fn register_alias(&mut self, diags: &mut Diagnostics, alias: Keyed, target: &str, at: Position) {
+    /// Returns whether the alias was added.
+    fn register_alias(&mut self, diags: &mut Diagnostics, alias: Keyed<'_>, target: Span, at: Position) -> bool {
+        let d = &self.records.directory;
+        let target_text = d.text(target);
         match self.find(&alias) {
             None => {
-                let slot = Slot { kind: Kind::Alias, index: self.records.aliases.len() as u32, hash: alias.hash };
-                self.records.aliases.push(Alias { address: alias.address, target: target.to_owned() });
+                let d = &mut self.records.directory;
+                let address = d.keep(&alias.address);
+                let index = d.push_alias_row(AliasRow { address, target });
                 self.alias_positions.push(at);
-                self.index.insert(slot);
+                self.index.insert(Slot { kind: Kind::Alias, index: index as u32, hash: alias.hash });
+                true
             }
             Some(Slot { kind: Kind::Alias, index, .. }) => {
-                let existing = &self.records.aliases[index as usize];
-                if address::same_key(&existing.target, target) {
+                let existing = d.text(d.alias_row(index as usize).target);
+                if address::same_key(existing, target_text) {
                     diags.push(Code::DuplicateAddress, at, || {
                         format!("the alias `{}` is listed twice; the first one is kept", alias.address)
                     });
                 } else {
                     diags.push(Code::AddressConflict, at, || {
                         format!(
-                            "the alias `{}` already delivers to `{}`, so it cannot also deliver to `{target}`",
-                            alias.address, existing.target
+                            "the alias `{}` already delivers to `{existing}`, so it cannot also deliver to `{target_text}`",
+                            alias.address
                         )
                     });
                 }
+                false
             }
             Some(Slot { kind, .. }) => {
                 diags.push(Code::AddressConflict, at, || {
                     format!(
-                        "`{}` is already {} elsewhere in the import, so it cannot also be an alias of `{target}`",
+                        "`{}` is already {} elsewhere in the import, so it cannot also be an alias of `{target_text}`",
                         alias.address,
                         kind.noun()
                     )
                 });
+                false
             }
         }
     }
@@ -532,29 +489,30 @@ impl DirectoryBuilder {
                 })
             }
         };
-        if let Some((address, _)) = &address {
-            let target = address.address.clone();
-            self.add_entry_aliases(diags, &draft.aliases, &target);
+        // The group's address, stored once; its aliases deliver to it.
+        let target = match (&address, index) {
+            (Some(_), Some(index)) => self.records.groups[index as usize].address,
+            (Some((keyed, _)), None) => Some(self.records.directory.keep(&keyed.address)),
+            (None, _) => None,
+        };
+        if let Some(target) = target {
+            self.add_entry_aliases(diags, &draft.aliases, target);
         }
         match index {
             Some(index) => self.records.groups[index as usize].members.extend(members),
             None => {
-                let slot = Slot { kind: Kind::Group, index: self.records.groups.len() as u32, hash: 0 };
-                let (address, hash) = match address {
-                    Some((keyed, _)) => (Some(keyed.address), Some(keyed.hash)),
-                    None => (None, None),
-                };
-                if let (Some(dn), Some(address)) = (draft.dn, &address) {
-                    self.dn_to_address.insert(normalise_dn(dn), address.clone());
+                let index = self.records.groups.len() as u32;
+                if let (Some(dn), Some(target)) = (draft.dn, target) {
+                    self.dn_to_address.insert(normalise_dn(dn), target);
                 }
                 self.records.groups.push(GroupState {
                     name: draft.name,
                     dn: draft.dn.map(str::to_owned),
-                    address,
+                    address: target,
                     members,
                 });
-                if let Some(hash) = hash {
-                    self.index.insert(Slot { hash, ..slot });
+                if let Some((keyed, _)) = address {
+                    self.index.insert(Slot { kind: Kind::Group, index, hash: keyed.hash });
                 }
             }
         }
@@ -571,13 +529,13 @@ impl DirectoryBuilder {
             }
             if text.contains('@') && !text.contains('=') {
                 match address::normalise(text) {
-                    Ok((address, _)) => members.push(Member::Address(address)),
+                    Ok((address, _)) => members.push(Member::Address(self.pending.keep(&address))),
                     Err(error) => diags.push(Code::InvalidAddress, m.at, || {
                         format!("the group member `{}` is not a valid address: {error}", printable(text))
                     }),
                 }
             } else {
-                members.push(Member::Dn { dn: text.to_owned(), at: m.at });
+                members.push(Member::Dn { dn: self.pending.keep(text), at: m.at });
             }
         }
         members
@@ -585,35 +543,46 @@ impl DirectoryBuilder {
 
     /// Resolves member DNs, checks alias targets, and returns the directory and its counts.
     pub(crate) fn finish(self, diags: &mut Diagnostics) -> (Directory, Counts) {
-        let DirectoryBuilder { managed, index, records, alias_positions, dn_to_address, skipped, unmanaged, .. } = self;
-        for (alias, at) in records.aliases.iter().zip(&alias_positions) {
-            let hash = index.hash(&alias.target);
-            let is_recipient = matches!(
-                index.find(&records, &alias.target, hash),
-                Some(Slot { kind: Kind::Recipient | Kind::Group, .. })
-            );
-            let target_managed = managed.as_ref().is_none_or(|m| m.contains(address::domain_of(&alias.target)));
+        let DirectoryBuilder {
+            managed,
+            index,
+            records,
+            alias_positions,
+            dn_to_address,
+            pending,
+            skipped,
+            unmanaged,
+            ..
+        } = self;
+        let d = &records.directory;
+        for (alias, at) in d.alias_rows().iter().zip(&alias_positions) {
+            let target = d.text(alias.target);
+            let hash = index.hash(target);
+            let is_recipient =
+                matches!(index.find(&records, target, hash), Some(Slot { kind: Kind::Recipient | Kind::Group, .. }));
+            let target_managed = managed.as_ref().is_none_or(|m| m.contains(address::domain_of(target)));
             if !is_recipient && target_managed {
                 diags.push(Code::AliasTargetUnknown, *at, || {
                     format!(
-                        "the alias `{}` delivers to `{}`, which is not a recipient in this import",
-                        alias.address, alias.target
+                        "the alias `{}` delivers to `{target}`, which is not a recipient in this import",
+                        d.text(alias.address)
                     )
                 });
             }
         }
         drop(index);
-        let Records { recipients, aliases, groups } = records;
-        let groups: Vec<Group> = groups
-            .into_iter()
-            .map(|g| {
-                let mut seen = HashSet::with_capacity(g.members.len());
-                let mut members = Vec::with_capacity(g.members.len());
-                for member in g.members {
-                    let resolved = match member {
-                        Member::Address(a) => a,
-                        Member::Dn { dn, at } => match dn_to_address.get(&normalise_dn(&dn)) {
-                            Some(address) => address.clone(),
+        let Records { mut directory, groups } = records;
+        let group_count = groups.len() as u64;
+        for g in groups {
+            let mut seen = HashSet::with_capacity(g.members.len());
+            let mut members = Vec::with_capacity(g.members.len());
+            for member in g.members {
+                let resolved = match member {
+                    Member::Address(a) => directory.keep(pending.get(a)),
+                    Member::Dn { dn, at } => {
+                        let dn = pending.get(dn);
+                        match dn_to_address.get(&normalise_dn(dn)) {
+                            Some(&address) => address,
                             None => {
                                 diags.push(Code::UnresolvedMember, at, || {
                                     format!(
@@ -621,25 +590,25 @@ impl DirectoryBuilder {
                                         g.name
                                     )
                                 });
-                                dn
+                                directory.keep(dn)
                             }
-                        },
-                    };
-                    if seen.insert(resolved.to_lowercase()) {
-                        members.push(resolved);
+                        }
                     }
+                };
+                if seen.insert(directory.text(resolved).to_lowercase()) {
+                    members.push(resolved);
                 }
-                Group { name: g.name, dn: g.dn, address: g.address, members }
-            })
-            .collect();
+            }
+            directory.push_group_spans(&g.name, g.dn.as_deref(), g.address, &members);
+        }
         let counts = Counts {
-            recipients: recipients.len() as u64,
-            aliases: aliases.len() as u64,
-            groups: groups.len() as u64,
+            recipients: directory.recipient_count() as u64,
+            aliases: directory.alias_count() as u64,
+            groups: group_count,
             skipped,
             unmanaged,
         };
-        (Directory { recipients, aliases, groups }, counts)
+        (directory, counts)
     }
 }
 

@@ -20,7 +20,7 @@
 //!
 //! assert!(outcome.report.valid);
 //! assert_eq!(outcome.report.counts.recipients, 2);
-//! assert_eq!(outcome.directory.recipients[0].address, "john.smith@example.com");
+//! assert_eq!(outcome.directory.recipients().next().unwrap().address, "john.smith@example.com");
 //! ```
 //!
 //! Parsing never fails: problems are [`Diagnostic`]s in the [`Report`], and the [`Directory`]
@@ -35,13 +35,15 @@ mod directory;
 mod encoding;
 mod ldif;
 mod lines;
+mod model;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 pub use diagnostic::{Code, Diagnostic, Position, Severity};
-pub use directory::{Alias, Counts, Directory, DomainCounts, Group, Recipient};
+pub use directory::{Counts, DomainCounts};
 pub use encoding::Encoding;
+pub use model::{Alias, Directory, Group, Members, Recipient};
 
 use diagnostic::Diagnostics;
 use directory::{DirectoryBuilder, GroupDraft, Located, MailboxDraft};
@@ -378,7 +380,8 @@ impl Validator {
     pub fn add_directory(&mut self, name: impl Into<String>, directory: &Directory) {
         self.end_file();
         let index = self.files.len() as u32;
-        let total = directory.recipients.len() + directory.aliases.len() + directory.groups.len();
+        let (recipients, aliases, groups) = (directory.recipients(), directory.aliases(), directory.groups());
+        let total = recipients.len() + aliases.len() + groups.len();
         self.files.push(FileReport {
             name: name.into(),
             format: Format::Csv,
@@ -390,27 +393,42 @@ impl Validator {
         });
         let diags = &mut self.diags;
         let builder = &mut self.builder;
+        let max = self.options.max_line_bytes;
         let at = |n: usize| Position::line(index, n as u64 + 1);
-        for (n, r) in directory.recipients.iter().enumerate() {
-            let primary = Located { text: &r.address, at: at(n) };
-            builder.add_mailbox(diags, MailboxDraft { dn: None, name: r.name.clone(), primary, aliases: Vec::new() });
+        let mut n = 0;
+        for r in recipients {
+            let position = at(n);
+            n += 1;
+            if too_long(diags, position, max, [r.address].into_iter().chain(r.name)) {
+                continue;
+            }
+            let primary = Located { text: r.address, at: position };
+            let name = r.name.and_then(|name| clean_name(diags, name, position));
+            builder.add_mailbox(diags, MailboxDraft { dn: None, name, primary, aliases: Vec::new() });
         }
-        let offset = directory.recipients.len();
-        for (n, a) in directory.aliases.iter().enumerate() {
-            let position = at(offset + n);
+        for a in aliases {
+            let position = at(n);
+            n += 1;
+            if too_long(diags, position, max, [a.address, a.target]) {
+                continue;
+            }
             builder.add_alias(
                 diags,
-                Located { text: &a.address, at: position },
-                Located { text: &a.target, at: position },
+                Located { text: a.address, at: position },
+                Located { text: a.target, at: position },
             );
         }
-        let offset = offset + directory.aliases.len();
-        for (n, g) in directory.groups.iter().enumerate() {
-            let position = at(offset + n);
+        for g in groups {
+            let position = at(n);
+            n += 1;
+            let fields = [g.name].into_iter().chain(g.dn).chain(g.address).chain(g.members.iter());
+            if too_long(diags, position, max, fields) {
+                continue;
+            }
             let draft = GroupDraft {
-                dn: g.dn.as_deref(),
-                name: g.name.clone(),
-                address: g.address.as_deref().map(|text| Located { text, at: position }),
+                dn: g.dn,
+                name: clean_name(diags, g.name, position).unwrap_or_default(),
+                address: g.address.map(|text| Located { text, at: position }),
                 aliases: Vec::new(),
                 members: g.members.iter().map(|text| Located { text, at: position }).collect(),
                 merge_silently: false,
@@ -461,6 +479,29 @@ impl Validator {
         };
         Outcome { report, directory }
     }
+}
+
+/// A record of an uploaded directory with a value longer than a file's line may be: it is left
+/// out with the error an over-long line gets, so that JSON cannot carry what a file cannot.
+fn too_long<'a>(diags: &mut Diagnostics, at: Position, max: usize, fields: impl IntoIterator<Item = &'a str>) -> bool {
+    let Some(len) = fields.into_iter().map(str::len).find(|&len| len > max) else { return false };
+    diags.push(Code::LineTooLong, at, || {
+        format!("this record has a value {len} bytes long, over the limit of {max}; the record was left out")
+    });
+    true
+}
+
+/// A name of an uploaded directory, read as a file's name would be: trimmed (with the warning a
+/// file gets), and with CRLF line breaks as LF, as a quoted CSV cell gives them. This keeps an
+/// export and its re-import identical whichever way the name first arrived.
+fn clean_name(diags: &mut Diagnostics, name: &str, at: Position) -> Option<String> {
+    let trimmed = name.trim();
+    if trimmed.len() != name.len() && !trimmed.is_empty() {
+        diags.push(Code::SurroundingWhitespace, at, || {
+            format!("the name `{trimmed}` has spaces around it; they were removed")
+        });
+    }
+    (!trimmed.is_empty()).then(|| trimmed.replace("\r\n", "\n"))
 }
 
 /// Validates one file held in memory.

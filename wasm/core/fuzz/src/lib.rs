@@ -38,9 +38,9 @@ pub fn check(report: &Report, directory: &Directory, options: &Options) {
         assert!(n <= total, "every kept {code:?} is counted: {n} kept, {total} counted");
         assert!(n as usize <= options.diagnostic_cap, "at most the cap of {code:?} is kept: {n}");
     }
-    assert_eq!(report.counts.recipients, directory.recipients.len() as u64);
-    assert_eq!(report.counts.aliases, directory.aliases.len() as u64);
-    assert_eq!(report.counts.groups, directory.groups.len() as u64);
+    assert_eq!(report.counts.recipients, directory.recipients().len() as u64);
+    assert_eq!(report.counts.aliases, directory.aliases().len() as u64);
+    assert_eq!(report.counts.groups, directory.groups().len() as u64);
     assert_eq!(report.domains, directory.domain_counts());
     check_directory(directory, options);
 }
@@ -66,17 +66,17 @@ fn check_directory(directory: &Directory, options: &Options) {
             panic!("`{text}` is stored as {first} and as {what}");
         }
     };
-    for r in &directory.recipients {
-        stored("recipient", &r.address);
+    for r in directory.recipients() {
+        stored("recipient", r.address);
     }
-    for a in &directory.aliases {
-        stored("alias", &a.address);
-        let target = parse_address(&a.target).unwrap_or_else(|e| panic!("alias target `{}` is invalid: {e}", a.target));
+    for a in directory.aliases() {
+        stored("alias", a.address);
+        let target = parse_address(a.target).unwrap_or_else(|e| panic!("alias target `{}` is invalid: {e}", a.target));
         assert_eq!(target.address, a.target, "alias targets are normalised");
-        assert_ne!(target.key, address::key_of(&a.address), "no alias is its own target: {a:?}");
+        assert_ne!(target.key, address::key_of(a.address), "no alias is its own target: {a:?}");
     }
-    for g in &directory.groups {
-        if let Some(a) = &g.address {
+    for g in directory.groups() {
+        if let Some(a) = g.address {
             stored("group address", a);
         }
     }
