@@ -531,11 +531,21 @@ fn plain_name(name: &str, delimiter: u8) -> bool {
 
 fn value<'a>(text: &'a str, f: &Field) -> Cow<'a, str> {
     let raw = raw_value(text, f);
-    let raw = match raw.as_bytes() {
-        [b'\'', b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r', ..] => &raw[1..],
-        _ => raw,
-    };
+    let raw = if raw.starts_with('\'') && is_formula(raw) { &raw[1..] } else { raw };
     if f.escaped { unescape(raw) } else { Cow::Borrowed(raw) }
+}
+
+/// Whether a spreadsheet would evaluate `cell`, or `cell` is such a cell behind guards: after
+/// any number of `'`, it begins with `=`, `+`, `-`, `@`, TAB or CR.
+fn is_formula(cell: &str) -> bool {
+    matches!(cell.trim_start_matches('\'').as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
+/// A cell as our exports write it: prefixed with `'` when a spreadsheet would evaluate it (or
+/// when it is such a cell behind guards already, so that a value that really begins with `'=`
+/// survives too). Reading the export strips exactly that one `'`, so the round trip is lossless.
+pub fn guard_formula(cell: &str) -> Cow<'_, str> {
+    if is_formula(cell) { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
 }
 
 fn unescape(raw: &str) -> Cow<'_, str> {
@@ -560,6 +570,23 @@ mod tests {
         let mut strays = 0;
         let open = matches!(split_record(text, d, &mut fields, &mut |_| strays += 1), Split::OpenQuote);
         (fields.iter().map(|f| value(text, f).into_owned()).collect(), strays, open)
+    }
+
+    #[test]
+    fn the_formula_guard_is_undone_exactly_by_the_reader() {
+        let guarded = ["=1+1", "+1", "-sales@example.com", "@SUM(A1)", "\tx", "\rx", "'=already", "''-twice"];
+        for cell in guarded {
+            assert_eq!(guard_formula(cell), format!("'{cell}"));
+        }
+        for cell in ["", "john@example.com", "'quoted'", "Smith, John", "a=b"] {
+            assert_eq!(guard_formula(cell), cell);
+        }
+        for cell in guarded.iter().chain(&["'quoted'", "plain"]) {
+            let line = guard_formula(cell).into_owned();
+            let mut fields = Vec::new();
+            split_record(&line, b',', &mut fields, &mut |_| {});
+            assert_eq!(value(&line, &fields[0]), *cell, "{line:?}");
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod model;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use csv::guard_formula;
 pub use diagnostic::{Code, Diagnostic, Position, Severity};
 pub use directory::{Counts, DomainCounts};
 pub use encoding::Encoding;
