@@ -68,10 +68,11 @@ typecheck: wasm
 e2e: server
 	cd tests/e2e && node --test --test-concurrency=1 --test-timeout=600000
 
-## kill -9 during 1M-recipient imports (20 trials) and 8 writers against 64 readers for 60 s.
-## They need optimised code: in the debug run of `make unit` they only print SKIPPED.
+## kill -9 during 1M-recipient imports (20 trials), 8 writers against 64 readers for 60 s, and
+## the hostile inputs, million-record cases included. They need optimised code: in the debug
+## run of `make unit`, the million-record ones only print SKIPPED.
 stress: server
-	$(CARGO) test --release -p dirgate --test crash --test concurrency -- --nocapture
+	$(CARGO) test --release -p dirgate --test crash --test concurrency --test hostile -- --nocapture
 
 ## Benchmark data (generated, never committed) and the criterion benchmarks.
 bench-data:

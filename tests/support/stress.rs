@@ -1,6 +1,7 @@
-//! What the crash and concurrency suites share: they run only in an optimised build, every
-//! request they make has a deadline, their uploads are the core's own `Directory` as gzip JSON
-//! (what the browser and the sync agent send), and exports are compared as sets of CSV lines.
+//! What the crash and concurrency suites (and the million-record hostile cases) share: they
+//! run only in an optimised build, every request they make has a deadline, their uploads are
+//! the core's own `Directory` as gzip JSON (what the browser and the sync agent send), and
+//! exports are compared as sets of CSV lines.
 
 // Each suite uses its own part of this module.
 #![allow(dead_code)]
@@ -30,9 +31,8 @@ pub fn optimised_or_forced(suite: &str) -> bool {
     }
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED {suite}: built without optimisations. Run it with \
-         `cargo test --release -p dirgate --test crash --test concurrency`, \
-         or set {FORCE_VARIABLE}=1 to run it in this build anyway."
+        "SKIPPED {suite}: built without optimisations. `make stress` runs it in a release \
+         build; or set {FORCE_VARIABLE}=1 to run it in this build anyway."
     );
     false
 }
