@@ -19,16 +19,13 @@ mod stress;
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dirgate_core::Directory;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use support::{Auth, Client, Server, dirgate_exe, domain_stats};
+use support::{Auth, Client, Server, domain_stats};
 
 const DOMAINS: [&str; 4] = ["crash0.example", "crash1.example", "crash2.example", "crash3.example"];
 const NAMES: [&str; 2] = ["A", "B"];
@@ -87,42 +84,9 @@ fn describe_rows(text: &str) -> String {
     format!("the export is neither version; rows per (domain, version): {tally:?}")
 }
 
-/// `dirgate serve` on an existing database file, for killing with SIGKILL. The harness's
-/// `Server` only stops gracefully: `Server::restart` insists on a clean exit.
-struct Crashable {
-    child: Child,
-    client: Client,
-}
-
-impl Crashable {
-    /// Starts the server on `db` and waits until it listens, which it does only after the
-    /// database has opened.
-    fn start(db: &Path, key: &str) -> Crashable {
-        let mut child = Command::new(dirgate_exe())
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let base = loop {
-            let mut line = String::new();
-            assert!(stdout.read_line(&mut line).unwrap() > 0, "dirgate serve exited: the database did not open");
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                break url.trim_end_matches('/').to_owned();
-            }
-        };
-        // Keep draining stdout so that the server never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Crashable { child, client: Client { base, auth: Auth::Key(key.to_owned()) } }
-    }
-}
-
-impl Drop for Crashable {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A client of the server as it runs now (its port changes with every start), with the key.
+fn key_client(server: &Server, key: &str) -> Client {
+    Client { base: server.base.clone(), auth: Auth::Key(key.to_owned()) }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,14 +251,13 @@ fn check_history(model: &Model, after: &[Value], operation: Operation, trial: us
 /// sooner (a kill right after the answer tests that an acknowledged commit survives). Returns
 /// the answer's status and when it came, or `None` when the connection died with the server.
 fn send_and_kill(
-    server: &mut Crashable,
+    server: &mut Server,
+    client: &Client,
     operation: Operation,
     number: usize,
     body: &[u8],
     delay: Duration,
 ) -> Option<(u16, Duration)> {
-    let Crashable { child, client } = server;
-    let client = &*client;
     std::thread::scope(|scope| {
         let (answered, answer) = std::sync::mpsc::channel();
         scope.spawn(move || {
@@ -303,8 +266,7 @@ fn send_and_kill(
             answered.send(status.map(|s| (s, sent.elapsed()))).unwrap();
         });
         let early = answer.recv_timeout(delay).ok();
-        child.kill().unwrap();
-        child.wait().unwrap();
+        server.kill();
         early.unwrap_or_else(|| answer.recv().unwrap())
     })
 }
@@ -317,22 +279,22 @@ struct Outcome {
 }
 
 /// One trial: start `operation`, kill the server, start it again and check everything. Returns
-/// the restarted server and how the trial ended.
+/// how the trial ended.
 fn trial(
-    mut server: Crashable,
+    server: &mut Server,
     model: &mut Model,
     versions: &Versions,
     (number, operation, delay): (usize, Operation, Duration),
-    db: &Path,
     key: &str,
-) -> (Crashable, Outcome) {
-    let answer = send_and_kill(&mut server, operation, number, &versions.bodies[1 - model.current], delay);
+) -> Outcome {
+    let before = key_client(server, key);
+    let answer = send_and_kill(server, &before, operation, number, &versions.bodies[1 - model.current], delay);
     let status = answer.map(|(status, _)| status);
     assert!(matches!(status, None | Some(201)), "trial {number}: {} answered {status:?}", operation.name());
     let restarting = Instant::now();
-    let server = Crashable::start(db, key);
+    server.start_again();
     let restart = restarting.elapsed();
-    let client = &server.client;
+    let client = &key_client(server, key);
     let found = versions
         .identify(&stress::export(client, "recipients.csv", None))
         .unwrap_or_else(|e| panic!("trial {number}: {e}"));
@@ -370,7 +332,7 @@ fn trial(
         model.current = found;
     }
     model.history = history;
-    (server, Outcome { committed, answered_after: answer.map(|(_, after)| after) })
+    Outcome { committed, answered_after: answer.map(|(_, after)| after) }
 }
 
 /// What the trials start from: the graceful server that made the database (it owns the file),
@@ -413,7 +375,7 @@ fn a_killed_server_keeps_every_domain_old_or_new_and_the_history_agrees() {
     let recipients: usize = stress::env_or("DIRGATE_CRASH_RECIPIENTS", 1_000_000);
     let trials: usize = stress::env_or("DIRGATE_CRASH_TRIALS", 20);
     let seed: u64 = stress::env_or("DIRGATE_CRASH_SEED", 8);
-    let Setup { server: setup, key, versions, mut model, import_time } = set_up(recipients / DOMAINS.len());
+    let Setup { mut server, key, versions, mut model, import_time } = set_up(recipients / DOMAINS.len());
     println!(
         "{} recipients in {} domains, {:.1} MB gzip JSON; an import over the other version takes {:.2} s; setup {:.1} s; seed {seed}",
         versions.per_domain * DOMAINS.len(),
@@ -422,15 +384,14 @@ fn a_killed_server_keeps_every_domain_old_or_new_and_the_history_agrees() {
         import_time.as_secs_f64(),
         began.elapsed().as_secs_f64(),
     );
-    let mut server = Crashable::start(&setup.db(), &key);
+    server.start_again();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut longest = import_time;
     let mut outcomes: BTreeMap<(&str, bool), usize> = BTreeMap::new();
     for number in 0..trials {
         let operation = model.choose(number);
         let delay = longest.mul_f64(rng.random_range(0.0..KILL_SPREAD));
-        let outcome;
-        (server, outcome) = trial(server, &mut model, &versions, (number, operation, delay), &setup.db(), &key);
+        let outcome = trial(&mut server, &mut model, &versions, (number, operation, delay), &key);
         *outcomes.entry((operation.name(), outcome.committed)).or_default() += 1;
         // On a loaded machine a change can take longer than the one measured first; spreading
         // the kills over the longest one seen keeps some of them after the commit.

@@ -48,10 +48,23 @@ impl Server {
     /// Stops the server with SIGTERM (a graceful shutdown) and starts it again on the same file.
     pub fn restart(&mut self) {
         self.terminate();
+        self.start_again();
+    }
+
+    /// Starts the server again on the same file, with the same arguments, once it has stopped
+    /// ([`Self::terminate`] or [`Self::kill`]). It returns once the database has opened and the
+    /// server listens.
+    pub fn start_again(&mut self) {
         let (child, base, policy) = spawn(&self.db(), &self.extra_args);
         self.child = child;
         self.base = base;
         self.policy = policy;
+    }
+
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would, and waits for it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     pub fn terminate(&mut self) {
