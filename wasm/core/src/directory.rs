@@ -573,16 +573,20 @@ impl DirectoryBuilder {
         drop(index);
         let Records { mut directory, groups } = records;
         let group_count = groups.len() as u64;
+        let mut dn_buffer = String::new();
+        let state = DefaultHashBuilder::default();
         for g in groups {
-            let mut seen = HashSet::with_capacity(g.members.len());
+            let mut seen: HashTable<(u64, Span)> = HashTable::with_capacity(g.members.len());
             let mut members = Vec::with_capacity(g.members.len());
             for member in g.members {
-                let resolved = match member {
-                    Member::Address(a) => directory.keep(pending.get(a)),
+                // The span, and whether it is a fresh copy (rather than an entry's address).
+                let (resolved, fresh) = match member {
+                    Member::Address(a) => (directory.keep(pending.get(a)), true),
                     Member::Dn { dn, at } => {
                         let dn = pending.get(dn);
-                        match dn_to_address.get(&normalise_dn(dn)) {
-                            Some(&address) => address,
+                        normalise_dn_into(dn, &mut dn_buffer);
+                        match dn_to_address.get(dn_buffer.as_str()) {
+                            Some(&address) => (address, false),
                             None => {
                                 diags.push(Code::UnresolvedMember, at, || {
                                     format!(
@@ -590,12 +594,22 @@ impl DirectoryBuilder {
                                         g.name
                                     )
                                 });
-                                directory.keep(dn)
+                                (directory.keep(dn), true)
                             }
                         }
                     }
                 };
-                if seen.insert(directory.text(resolved).to_lowercase()) {
+                // Members repeat case-insensitively (as `str::to_lowercase` compares them) only
+                // once; a repeat's copy, if one was made, is given back.
+                let text = directory.text(resolved);
+                let hash = lowercase_hash(&state, text);
+                let d = &directory;
+                if seen.find(hash, |&(h, s)| h == hash && same_lowercase(d.text(s), text)).is_some() {
+                    if fresh {
+                        directory.forget(resolved);
+                    }
+                } else {
+                    seen.insert_unique(hash, (hash, resolved), |&(h, _)| h);
                     members.push(resolved);
                 }
             }
@@ -615,8 +629,35 @@ impl DirectoryBuilder {
 /// The form in which DNs are compared: lower-case, without spaces around `,` and `=`.
 pub(crate) fn normalise_dn(dn: &str) -> String {
     let mut out = String::with_capacity(dn.len());
+    normalise_dn_into(dn, &mut out);
+    out
+}
+
+/// [`normalise_dn`] into `out`, a buffer the caller reuses.
+fn normalise_dn_into(dn: &str, out: &mut String) {
+    out.clear();
+    let dn = dn.trim();
+    if dn.is_ascii() {
+        // The same rules, a byte at a time.
+        let mut bytes = std::mem::take(out).into_bytes();
+        let mut pending_space = false;
+        for &b in dn.as_bytes() {
+            if b == b' ' {
+                pending_space = true;
+                continue;
+            }
+            if pending_space && !(b == b',' || b == b'=' || matches!(bytes.last(), Some(b',' | b'='))) {
+                bytes.push(b' ');
+            }
+            pending_space = false;
+            bytes.push(b.to_ascii_lowercase());
+        }
+        // Only ASCII bytes were pushed.
+        *out = String::from_utf8(bytes).unwrap_or_default();
+        return;
+    }
     let mut pending_space = false;
-    for c in dn.trim().chars() {
+    for c in dn.chars() {
         if c == ' ' {
             pending_space = true;
             continue;
@@ -631,7 +672,18 @@ pub(crate) fn normalise_dn(dn: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    out
+}
+
+/// The hash of `s.to_lowercase()`, without allocating for ASCII.
+fn lowercase_hash(state: &DefaultHashBuilder, s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    if s.is_ascii() { address::key_hash(state, s) } else { state.hash_one(s.to_lowercase().as_bytes()) }
+}
+
+/// Whether `a.to_lowercase() == b.to_lowercase()`, without allocating for ASCII.
+fn same_lowercase(a: &str, b: &str) -> bool {
+    (a.len() == b.len() && a.eq_ignore_ascii_case(b))
+        || (!(a.is_ascii() && b.is_ascii()) && a.to_lowercase() == b.to_lowercase())
 }
 
 /// The value of a DN's first RDN, unescaped: `CN=Smith\, John,OU=Staff` gives `Smith, John`.
