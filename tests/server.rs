@@ -11,48 +11,11 @@ use serde_json::{Value, json};
 use support::*;
 
 #[test]
-fn every_api_route_needs_authentication_and_errors_are_json() {
+/// Every operation's refusals are walked in `tests/auth.rs`; here, what lies outside the
+/// OpenAPI document: the public pages, unknown routes and the framework's own rejections.
+fn public_pages_need_no_sign_in_and_every_error_is_json() {
     let server = Server::start();
     let anonymous = server.anonymous();
-    for (method, path) in [
-        ("GET", "/api/v1/session"),
-        ("GET", "/api/v1/tenants"),
-        ("POST", "/api/v1/tenants"),
-        ("GET", "/api/v1/tenants/1"),
-        ("POST", "/api/v1/tenants/1/keys"),
-        ("POST", "/api/v1/tenants/1/users"),
-        ("GET", "/api/v1/keys"),
-        ("POST", "/api/v1/keys"),
-        ("DELETE", "/api/v1/keys/abc"),
-        ("GET", "/api/v1/settings"),
-        ("PUT", "/api/v1/settings"),
-        ("GET", "/api/v1/domains"),
-        ("POST", "/api/v1/domains"),
-        ("DELETE", "/api/v1/domains"),
-        ("DELETE", "/api/v1/domains/example.com"),
-        ("PATCH", "/api/v1/domains/example.com"),
-        ("GET", "/api/v1/imports"),
-        ("POST", "/api/v1/imports"),
-        ("GET", "/api/v1/imports/1"),
-        ("POST", "/api/v1/imports/1/rollback"),
-        ("GET", "/api/v1/exports/recipients.csv"),
-        ("GET", "/api/v1/exports/aliases.csv"),
-        ("GET", "/api/v1/exports/groups.csv"),
-        ("GET", "/api/v1/recipients/john@example.com"),
-        ("POST", "/api/v1/sync"),
-        ("GET", "/api/v1/sync/summary"),
-        ("GET", "/api/v1/sync/history"),
-        ("GET", "/api/v1/stats"),
-    ] {
-        let request = anonymous.request(method, path).set("Content-Type", "application/json");
-        let answer = anonymous.send(request, if method == "GET" { None } else { Some(b"{}") });
-        assert_error(answer.status, &answer.json(), 401, "unauthenticated");
-        assert!(answer.header("content-type").unwrap().starts_with("application/json"), "{method} {path}");
-    }
-    // A wrong key is as good as none.
-    let bad_key = Client { base: server.base.clone(), auth: Auth::Key("dg_000000000000_nope".into()) };
-    let (status, body) = bad_key.get("/api/v1/stats");
-    assert_error(status, &body, 401, "unauthenticated");
     // Health, the OpenAPI document, its page and the UI need no sign-in.
     for path in ["/healthz", "/api/openapi.json", "/api/docs", "/"] {
         assert_eq!(anonymous.get_raw(path).status, 200, "{path}");
@@ -372,43 +335,16 @@ fn exports_re_import_to_an_identical_directory() {
 }
 
 #[test]
-fn one_tenant_gets_404_on_everything_of_another() {
+fn one_tenant_cannot_claim_write_or_see_what_belongs_to_another() {
     let server = Server::start();
-    let (a_id, acme) = server.tenant("Acme", &["acme.example"]);
-    let (g_id, globex) = server.tenant("Globex", &["globex.example"]);
-    let globex_admin = server.admin(g_id, "gina");
+    let (_, acme) = server.tenant("Acme", &["acme.example"]);
+    let (_, globex) = server.tenant("Globex", &["globex.example"]);
     let (status, import) = acme.import_raw("a.csv", &csv_of(&["ceo@acme.example", "cfo@acme.example"]), "");
     assert_eq!(status, 201);
     let import_id = import["id"].as_u64().unwrap();
-    let (_, keys) = acme.get("/api/v1/keys");
-    let acme_key = keys["keys"][0]["id"].as_str().unwrap().to_owned();
 
-    for path in [
-        format!("/api/v1/imports/{import_id}"),
-        "/api/v1/exports/recipients.csv?domain=acme.example".to_owned(),
-        format!("/api/v1/tenants/{a_id}"),
-        "/api/v1/tenants".to_owned(),
-    ] {
-        let (status, body) = globex.get(&path);
-        assert_error(status, &body, 404, "not-found");
-    }
-    for (method, path) in [
-        ("POST", format!("/api/v1/imports/{import_id}/rollback")),
-        ("DELETE", "/api/v1/domains/acme.example?force=true".to_owned()),
-        ("POST", format!("/api/v1/tenants/{a_id}/keys")),
-        ("POST", format!("/api/v1/tenants/{a_id}/users")),
-    ] {
-        let (status, body) =
-            globex.call_json(method, &path, &json!({ "username": "x", "password": "long-enough-password" }));
-        assert_error(status, &body, 404, "not-found");
-    }
-    let (status, body) =
-        globex.call_json("PATCH", "/api/v1/domains/acme.example", &json!({ "recipient_check": false }));
-    assert_error(status, &body, 404, "not-found");
-    let (status, body) = globex_admin.delete(&format!("/api/v1/keys/{acme_key}"));
-    assert_error(status, &body, 404, "not-found");
-    let (status, body) = globex_admin.get(&format!("/api/v1/imports/{import_id}"));
-    assert_error(status, &body, 404, "not-found");
+    // Every operation on Acme's ids with Globex's key or session is walked in `tests/auth.rs`;
+    // here, what a tenant can try with its own routes.
     let (status, body) = globex.post_json("/api/v1/domains", &json!({ "domain": "ACME.example" }));
     assert_error(status, &body, 409, "domain-taken");
     // Acme's addresses do not exist for Globex, and Globex cannot write into Acme's domain.
@@ -706,11 +642,6 @@ fn revoked_api_keys_stop_working() {
     assert_eq!(status, 204);
     let (status, body) = agent.get("/api/v1/stats");
     assert_error(status, &body, 401, "unauthenticated");
-    // Nothing secret is stored in the clear.
-    let db = std::fs::read(server.db()).unwrap();
-    let secret = created["key"].as_str().unwrap().rsplit('_').next().unwrap();
-    assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()));
-    assert!(!db.windows(ADMIN_PASSWORD.len()).any(|w| w == ADMIN_PASSWORD.as_bytes()));
 }
 
 #[test]
