@@ -324,7 +324,7 @@ impl CsvParser {
                             });
                             return;
                         }
-                        name_value(sink, name)
+                        crate::clean_name(sink.diags, name.text, name.at)
                     }
                     None => None,
                 };
@@ -355,16 +355,6 @@ impl CsvParser {
             Layout::Unusable => {}
         }
     }
-}
-
-fn name_value(sink: &mut Sink<'_>, name: Located<'_>) -> Option<String> {
-    let trimmed = name.text.trim();
-    if trimmed.len() != name.text.len() && !trimmed.is_empty() {
-        sink.diags.push(Code::SurroundingWhitespace, name.at, || {
-            format!("the name `{trimmed}` has spaces around it; they were removed")
-        });
-    }
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 fn is_other_address(candidate: &str, email: &str) -> bool {

@@ -492,10 +492,10 @@ fn too_long<'a>(diags: &mut Diagnostics, at: Position, max: usize, fields: impl 
     true
 }
 
-/// A name of an uploaded directory, read as a file's name would be: trimmed (with the warning a
-/// file gets), and with CRLF line breaks as LF, as a quoted CSV cell gives them. This keeps an
+/// A name as it is stored, from a CSV cell or an uploaded directory alike: trimmed (with a
+/// warning), and with CRLF line breaks as LF, as a quoted CSV cell gives them. This keeps an
 /// export and its re-import identical whichever way the name first arrived.
-fn clean_name(diags: &mut Diagnostics, name: &str, at: Position) -> Option<String> {
+pub(crate) fn clean_name(diags: &mut Diagnostics, name: &str, at: Position) -> Option<String> {
     let trimmed = name.trim();
     if trimmed.len() != name.len() && !trimmed.is_empty() {
         diags.push(Code::SurroundingWhitespace, at, || {
