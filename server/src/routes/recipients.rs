@@ -52,8 +52,9 @@ struct Answer {
 async fn check(State(state): State<AppState>, principal: Principal, Path(raw): Path<String>) -> Result<Json<Answer>> {
     let address = dirgate_core::address::parse_address(raw.trim())
         .map_err(|e| AppError::bad_request("invalid-address", format!("`{raw}` is not a valid address: {e}")))?;
-    // Four point reads in one read transaction: done on this thread, like authentication,
-    // because this route is the gateway's hot path and a blocking-pool hop would dominate it.
+    // Up to four point reads in the store's shared snapshot of the last commit: done on this
+    // thread, like authentication, because this route is the gateway's hot path and a
+    // blocking-pool hop would dominate it.
     let lookup = state.store.lookup(address.domain(), &address.key)?;
     let status = verdict(&lookup, principal.tenant());
     let visible = status != Verdict::NotManaged;

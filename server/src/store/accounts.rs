@@ -1,6 +1,8 @@
 //! Accounts: the operator and tenant users, sessions, tenants, managed domains and API keys.
 //! Secrets are stored only as hashes, made by the caller (`auth`).
 
+use std::sync::Arc;
+
 use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
@@ -293,9 +295,11 @@ impl Store {
         Ok(())
     }
 
-    /// A key by id (revoked keys included; the caller checks).
-    pub fn key(&self, id: &str) -> Result<Option<ApiKey>> {
-        get_json(&self.read()?.open_table(API_KEYS)?, id)
+    /// A key by id (revoked keys included; the caller checks), as of the last commit. Read
+    /// from the shared snapshot, which a commit that creates or revokes a key retires before it
+    /// returns: a revoked key is refused from the next request on.
+    pub fn key(&self, id: &str) -> Result<Option<Arc<ApiKey>>> {
+        self.snapshot()?.key(id)
     }
 
     /// A tenant's keys, newest last.

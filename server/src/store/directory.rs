@@ -581,13 +581,14 @@ impl Store {
 
     /// Looks an address up: who manages its domain, and what the address is there. `domain` is
     /// the normalised domain and `key` the address's comparison key (`address::key_of`).
+    /// Every read comes from the one shared snapshot of the last commit.
     pub fn lookup(&self, domain: &str, key: &str) -> Result<Lookup> {
-        let txn = self.read()?;
-        let owner: Option<DomainRecord> = get_json(&txn.open_table(DOMAINS)?, domain)?;
+        let snapshot = self.snapshot()?;
+        let owner: Option<DomainRecord> = get_json(&snapshot.domains, domain)?;
         let mut kind = None;
         if let Some(record) = &owner {
             for k in RecordKind::ALL {
-                if txn.open_table(k.live())?.get((record.tenant, domain, key))?.is_some() {
+                if snapshot.live(k).get((record.tenant, domain, key))?.is_some() {
                     kind = Some(k);
                     break;
                 }

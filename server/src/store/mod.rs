@@ -4,20 +4,29 @@
 //! and their managed domains, each tenant's directory (one row per recipient, alias and group),
 //! the change log (imports, sync runs, rollbacks, domain removals) and the before-snapshots that
 //! make rollback exact. Every function here is blocking; the HTTP layer calls them from
-//! `spawn_blocking`.
+//! `spawn_blocking`, except the point reads of authentication and of the recipient check.
 //!
 //! Tables are typed constants at the top; each write is `begin_write`, a scoped block that opens
 //! tables, then `commit`, so a failure anywhere leaves the file as it was.
+//!
+//! The point reads of every request (API keys, domain owners, directory rows) go through one
+//! shared [`Snapshot`] of the last commit, with those tables already open, instead of a read
+//! transaction and four or five table opens per request. Every write goes through
+//! [`Store::write`], whose [`WriteTxn::commit`] retires that snapshot before it returns, so a
+//! request that starts after a commit always reads it; this process is the only writer of the
+//! file (redb locks it), so nothing else can commit behind the snapshot's back.
 
 mod accounts;
 mod directory;
 mod history;
 
+use std::collections::HashMap;
+use std::ops::Deref;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{AddDomain, ApiKey, DomainRecord, Role, Session, Tenant, TenantSettings, User};
@@ -113,6 +122,94 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    published: Arc<Mutex<Published>>,
+}
+
+/// The snapshot that point reads share, and how many commits have retired one.
+struct Published {
+    /// Bumped by every commit: a snapshot opened before a commit must not be published after it.
+    commits: u64,
+    /// The last commit, opened; `None` until the first point read after a commit.
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+/// A read transaction on the last commit with the tables of the per-request point reads open.
+/// Opening a table costs a lookup in redb's table tree (and a type check that allocates), which
+/// at tens of thousands of recipient checks a second cost as much as the reads themselves.
+struct Snapshot {
+    domains: ReadOnlyTable<&'static str, &'static [u8]>,
+    api_keys: ReadOnlyTable<&'static str, &'static [u8]>,
+    recipients: ReadOnlyTable<(u64, &'static str, &'static str), &'static [u8]>,
+    aliases: ReadOnlyTable<(u64, &'static str, &'static str), &'static [u8]>,
+    groups: ReadOnlyTable<(u64, &'static str, &'static str), &'static [u8]>,
+    /// The API keys of this snapshot decoded so far, by id, so that a key used for every request
+    /// is decoded once per commit rather than once per request. Only stored keys are kept, so
+    /// this holds at most every key of the file, whatever ids clients send. It belongs to the
+    /// snapshot, so a commit that creates or revokes a key retires it together with the table.
+    keys: Mutex<HashMap<String, Arc<ApiKey>>>,
+}
+
+impl Snapshot {
+    fn open(txn: &redb::ReadTransaction) -> Result<Snapshot> {
+        Ok(Snapshot {
+            domains: txn.open_table(DOMAINS)?,
+            api_keys: txn.open_table(API_KEYS)?,
+            recipients: txn.open_table(RECIPIENTS)?,
+            aliases: txn.open_table(ALIASES)?,
+            groups: txn.open_table(GROUPS)?,
+            keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The live rows of one kind.
+    fn live(&self, kind: RecordKind) -> &ReadOnlyTable<(u64, &'static str, &'static str), &'static [u8]> {
+        match kind {
+            RecordKind::Recipient => &self.recipients,
+            RecordKind::Alias => &self.aliases,
+            RecordKind::Group => &self.groups,
+        }
+    }
+
+    /// A key by id, decoded at most once per snapshot.
+    fn key(&self, id: &str) -> Result<Option<Arc<ApiKey>>> {
+        if let Some(key) = lock(&self.keys).get(id) {
+            return Ok(Some(Arc::clone(key)));
+        }
+        let Some(key) = get_json::<&str, ApiKey, _>(&self.api_keys, id)? else { return Ok(None) };
+        let key = Arc::new(key);
+        lock(&self.keys).insert(id.to_owned(), Arc::clone(&key));
+        Ok(Some(key))
+    }
+}
+
+/// A mutex's guard; a panic elsewhere while holding it leaves nothing half-done here.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A write transaction of this store. Its [`commit`](WriteTxn::commit) is the only way a write
+/// is committed, and it retires the shared snapshot.
+struct WriteTxn<'s> {
+    txn: redb::WriteTransaction,
+    store: &'s Store,
+}
+
+impl Deref for WriteTxn<'_> {
+    type Target = redb::WriteTransaction;
+
+    fn deref(&self) -> &redb::WriteTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTxn<'_> {
+    /// Commits, then retires the shared snapshot (also when the commit failed, whatever it left
+    /// behind), so that no request that starts after this returns reads the state before it.
+    fn commit(self) -> Result<()> {
+        let committed = self.txn.commit();
+        self.store.retire_snapshot();
+        Ok(committed?)
+    }
 }
 
 impl Store {
@@ -146,15 +243,50 @@ impl Store {
             txn.open_table(CHANGES)?;
         }
         txn.commit()?;
-        Ok(Store { db: Arc::new(db) })
+        let published = Published { commits: 0, snapshot: None };
+        Ok(Store { db: Arc::new(db), published: Arc::new(Mutex::new(published)) })
     }
 
     fn read(&self) -> Result<redb::ReadTransaction> {
         Ok(self.db.begin_read()?)
     }
 
-    fn write(&self) -> Result<redb::WriteTransaction> {
-        Ok(self.db.begin_write()?)
+    fn write(&self) -> Result<WriteTxn<'_>> {
+        Ok(WriteTxn { txn: self.db.begin_write()?, store: self })
+    }
+
+    /// The shared snapshot of the last commit, opened by the first point read after a commit.
+    fn snapshot(&self) -> Result<Arc<Snapshot>> {
+        let commits = {
+            let published = lock(&self.published);
+            if let Some(snapshot) = &published.snapshot {
+                return Ok(Arc::clone(snapshot));
+            }
+            published.commits
+        };
+        let snapshot = Arc::new(Snapshot::open(&self.read()?)?);
+        self.publish(&snapshot, commits);
+        Ok(snapshot)
+    }
+
+    /// Shares a snapshot opened after `commits` commits, unless a commit has happened since:
+    /// then it may be older than that commit, and it answers only the request that opened it.
+    fn publish(&self, snapshot: &Arc<Snapshot>, commits: u64) {
+        let mut published = lock(&self.published);
+        if published.commits == commits && published.snapshot.is_none() {
+            published.snapshot = Some(Arc::clone(snapshot));
+        }
+    }
+
+    /// Drops the shared snapshot after a commit; requests still reading it finish on it.
+    fn retire_snapshot(&self) {
+        let retired = {
+            let mut published = lock(&self.published);
+            published.commits += 1;
+            published.snapshot.take()
+        };
+        // Dropped outside the lock: ending a read transaction takes redb's own locks.
+        drop(retired);
     }
 }
 
@@ -185,5 +317,51 @@ where
     match table.get(key)? {
         Some(guard) => Ok(Some(decode(guard.value())?)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> ApiKey {
+        ApiKey {
+            id: id.to_owned(),
+            tenant: 1,
+            secret_sha256: String::new(),
+            name: String::new(),
+            created_by: String::new(),
+            created_at: Timestamp(0),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_commit_retires_the_shared_snapshot_and_its_decoded_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb"), 1 << 20).unwrap();
+        assert!(store.key("k1").unwrap().is_none());
+        store.create_key(&key("k1")).unwrap();
+        assert!(store.key("k1").unwrap().unwrap().revoked_at.is_none(), "a new key is read at once");
+        assert!(store.lookup("example.com", "a@example.com").unwrap().owner.is_none());
+        assert!(store.revoke_key(1, "k1").unwrap());
+        assert!(store.key("k1").unwrap().unwrap().revoked_at.is_some(), "a revocation is read at once");
+        store.create_tenant("t", &["example.com".to_owned()]).unwrap().unwrap();
+        assert!(store.lookup("example.com", "a@example.com").unwrap().owner.is_some(), "so is a new domain");
+    }
+
+    #[test]
+    fn a_snapshot_opened_before_a_commit_is_not_shared_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb"), 1 << 20).unwrap();
+        // A request that opens a snapshot, then loses the race with a commit (a key's creation
+        // here, a revocation in earnest) before it can share it.
+        let commits = lock(&store.published).commits;
+        let stale = Arc::new(Snapshot::open(&store.read().unwrap()).unwrap());
+        store.create_key(&key("k1")).unwrap();
+        store.publish(&stale, commits);
+        assert!(lock(&store.published).snapshot.is_none());
+        assert!(stale.key("k1").unwrap().is_none());
+        assert!(store.key("k1").unwrap().is_some());
     }
 }
