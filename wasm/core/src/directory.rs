@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
+use hashbrown::{HashMap, HashSet, HashTable};
 
 use crate::address::{self, AddressError};
 use crate::diagnostic::{Code, Diagnostics, Position};
@@ -89,12 +89,54 @@ impl Kind {
     }
 }
 
+/// One entry of the address index: which record, and 32 bits of its key's hash. Eight bytes,
+/// so that a million addresses cost 8 MB of table, and growing the table never touches the
+/// stored addresses (the table's own hash is spread from the kept bits).
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    kind: Kind,
-    index: u32,
-    /// The key's hash, kept so that growing the table never touches the stored addresses.
-    hash: u64,
+    /// The kind in the top two bits, the record's index in the rest.
+    packed: u32,
+    tag: u32,
+}
+
+impl Slot {
+    const INDEX: u32 = (1 << 30) - 1;
+
+    fn new(kind: Kind, index: usize, hash: u64) -> Slot {
+        let kind = match kind {
+            Kind::Recipient => 0,
+            Kind::Alias => 1,
+            Kind::Group => 2,
+        };
+        Slot { packed: (kind << 30) | (index as u32 & Self::INDEX), tag: tag_of(hash) }
+    }
+
+    fn kind(self) -> Kind {
+        match self.packed >> 30 {
+            0 => Kind::Recipient,
+            1 => Kind::Alias,
+            _ => Kind::Group,
+        }
+    }
+
+    fn index(self) -> usize {
+        (self.packed & Self::INDEX) as usize
+    }
+
+    /// The hash the table places this slot by.
+    fn spread(self) -> u64 {
+        spread(self.tag)
+    }
+}
+
+/// The bits of a key's hash a [`Slot`] keeps.
+fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A full-width table hash from a slot's tag: the same for a key and for its stored slot.
+fn spread(tag: u32) -> u64 {
+    u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// A group member as read: an address, or a DN to resolve at the end of the import. Both are
@@ -124,9 +166,9 @@ struct Records {
 
 impl Records {
     /// The stored address a slot of the index stands for.
-    fn address(&self, slot: &Slot) -> &str {
-        let i = slot.index as usize;
-        let span = match slot.kind {
+    fn address(&self, slot: Slot) -> &str {
+        let i = slot.index();
+        let span = match slot.kind() {
             Kind::Recipient => self.directory.recipient_row(i).address,
             Kind::Alias => self.directory.alias_row(i).address,
             Kind::Group => self.groups[i].address.unwrap_or_default(),
@@ -140,21 +182,34 @@ impl Records {
 #[derive(Debug, Default)]
 struct AddressIndex {
     table: HashTable<Slot>,
-    state: DefaultHashBuilder,
+    hasher: address::KeyHasher,
 }
 
 impl AddressIndex {
     fn hash(&self, address: &str) -> u64 {
-        address::key_hash(&self.state, address)
+        self.hasher.key(address)
     }
 
     fn find(&self, records: &Records, address: &str, hash: u64) -> Option<Slot> {
-        self.table.find(hash, |slot| slot.hash == hash && address::same_key(records.address(slot), address)).copied()
+        let tag = tag_of(hash);
+        self.table
+            .find(spread(tag), |slot| slot.tag == tag && address::same_key(records.address(*slot), address))
+            .copied()
+    }
+
+    /// Finds the key's slot, or where a new one goes, with one probe of the table.
+    fn entry(&mut self, records: &Records, address: &str, hash: u64) -> hashbrown::hash_table::Entry<'_, Slot> {
+        let tag = tag_of(hash);
+        self.table.entry(
+            spread(tag),
+            |slot| slot.tag == tag && address::same_key(records.address(*slot), address),
+            |slot| slot.spread(),
+        )
     }
 
     /// Adds a slot whose record has already been pushed.
     fn insert(&mut self, slot: Slot) {
-        self.table.insert_unique(slot.hash, slot, |s| s.hash);
+        self.table.insert_unique(slot.spread(), slot, |s| s.spread());
     }
 }
 
@@ -230,7 +285,7 @@ impl DirectoryBuilder {
         raw: Located<'_>,
         parsed: Result<(Cow<'a, str>, bool), AddressError>,
     ) -> Option<Keyed<'a>> {
-        let trimmed = raw.text.trim();
+        let trimmed = trim(raw.text);
         let mut at = raw.at;
         if trimmed.len() != raw.text.len() {
             let leading = raw.text.len() - raw.text.trim_start().len();
@@ -268,8 +323,9 @@ impl DirectoryBuilder {
         Some(Keyed { address, hash })
     }
 
-    fn find(&self, keyed: &Keyed<'_>) -> Option<Slot> {
-        self.index.find(&self.records, &keyed.address, keyed.hash)
+    /// The kind and index of the record that already holds the key, if any.
+    fn find(&self, keyed: &Keyed<'_>) -> Option<(Kind, u32)> {
+        self.index.find(&self.records, &keyed.address, keyed.hash).map(|slot| (slot.kind(), slot.index() as u32))
     }
 
     /// A mailbox with no DN and no aliases whose primary address `raw` has already been
@@ -294,18 +350,23 @@ impl DirectoryBuilder {
         at: Position,
         name: Option<&str>,
     ) -> Option<Span> {
-        match self.find(&primary) {
-            None => {
+        let entry = self.index.entry(&self.records, &primary.address, primary.hash);
+        let found = match entry {
+            hashbrown::hash_table::Entry::Occupied(slot) => *slot.get(),
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
                 let d = &mut self.records.directory;
                 let address = d.keep(&primary.address);
                 let name = name.map(|n| d.keep(n));
                 let index = d.push_recipient_row(RecipientRow { address, name });
-                self.index.insert(Slot { kind: Kind::Recipient, index: index as u32, hash: primary.hash });
-                Some(address)
+                vacant.insert(Slot::new(Kind::Recipient, index, primary.hash));
+                return Some(address);
             }
-            Some(Slot { kind: Kind::Recipient, index, .. }) => {
+        };
+        match found.kind() {
+            Kind::Recipient => {
+                let index = found.index();
                 let d = &mut self.records.directory;
-                let existing = d.recipient_row(index as usize);
+                let existing = d.recipient_row(index);
                 diags.push(Code::DuplicateAddress, at, || {
                     format!(
                         "`{}` is already listed as `{}`; the first one is kept",
@@ -315,11 +376,11 @@ impl DirectoryBuilder {
                 });
                 if let (None, Some(name)) = (existing.name, name) {
                     let name = d.keep(name);
-                    d.recipient_row_mut(index as usize).name = Some(name);
+                    d.recipient_row_mut(index).name = Some(name);
                 }
                 Some(existing.address)
             }
-            Some(Slot { kind, .. }) => {
+            kind => {
                 diags.push(Code::AddressConflict, at, || {
                     format!(
                         "`{}` is already {} elsewhere in the import, so it cannot also be a recipient; this entry was left out",
@@ -415,10 +476,10 @@ impl DirectoryBuilder {
                 let address = d.keep(&alias.address);
                 let index = d.push_alias_row(AliasRow { address, target });
                 self.alias_positions.push(at);
-                self.index.insert(Slot { kind: Kind::Alias, index: index as u32, hash: alias.hash });
+                self.index.insert(Slot::new(Kind::Alias, index, alias.hash));
                 true
             }
-            Some(Slot { kind: Kind::Alias, index, .. }) => {
+            Some((Kind::Alias, index)) => {
                 let existing = d.text(d.alias_row(index as usize).target);
                 if address::same_key(existing, target_text) {
                     diags.push(Code::DuplicateAddress, at, || {
@@ -434,7 +495,7 @@ impl DirectoryBuilder {
                 }
                 false
             }
-            Some(Slot { kind, .. }) => {
+            Some((kind, _)) => {
                 diags.push(Code::AddressConflict, at, || {
                     format!(
                         "`{}` is already {} elsewhere in the import, so it cannot also be an alias of `{target_text}`",
@@ -458,7 +519,7 @@ impl DirectoryBuilder {
         let members = self.group_members(diags, &draft.members);
         let index = match &address {
             Some((address, at)) => match self.find(address) {
-                Some(Slot { kind: Kind::Group, index, .. }) => {
+                Some((Kind::Group, index)) => {
                     if !draft.merge_silently {
                         diags.push(Code::DuplicateAddress, *at, || {
                             format!("the group address `{}` is listed twice; the members were merged", address.address)
@@ -466,7 +527,7 @@ impl DirectoryBuilder {
                     }
                     Some(index)
                 }
-                Some(Slot { kind, .. }) => {
+                Some((kind, _)) => {
                     diags.push(Code::AddressConflict, *at, || {
                         format!(
                             "`{}` is already {} elsewhere in the import, so it cannot also be a group address; this group was left out",
@@ -512,7 +573,7 @@ impl DirectoryBuilder {
                     members,
                 });
                 if let Some((keyed, _)) = address {
-                    self.index.insert(Slot { kind: Kind::Group, index, hash: keyed.hash });
+                    self.index.insert(Slot::new(Kind::Group, index as usize, keyed.hash));
                 }
             }
         }
@@ -558,8 +619,9 @@ impl DirectoryBuilder {
         for (alias, at) in d.alias_rows().iter().zip(&alias_positions) {
             let target = d.text(alias.target);
             let hash = index.hash(target);
-            let is_recipient =
-                matches!(index.find(&records, target, hash), Some(Slot { kind: Kind::Recipient | Kind::Group, .. }));
+            let is_recipient = index
+                .find(&records, target, hash)
+                .is_some_and(|slot| matches!(slot.kind(), Kind::Recipient | Kind::Group));
             let target_managed = managed.as_ref().is_none_or(|m| m.contains(address::domain_of(target)));
             if !is_recipient && target_managed {
                 diags.push(Code::AliasTargetUnknown, *at, || {
@@ -574,7 +636,7 @@ impl DirectoryBuilder {
         let Records { mut directory, groups } = records;
         let group_count = groups.len() as u64;
         let mut dn_buffer = String::new();
-        let state = DefaultHashBuilder::default();
+        let hasher = address::KeyHasher::default();
         for g in groups {
             let mut seen: HashTable<(u64, Span)> = HashTable::with_capacity(g.members.len());
             let mut members = Vec::with_capacity(g.members.len());
@@ -602,7 +664,7 @@ impl DirectoryBuilder {
                 // Members repeat case-insensitively (as `str::to_lowercase` compares them) only
                 // once; a repeat's copy, if one was made, is given back.
                 let text = directory.text(resolved);
-                let hash = lowercase_hash(&state, text);
+                let hash = lowercase_hash(&hasher, text);
                 let d = &directory;
                 if seen.find(hash, |&(h, s)| h == hash && same_lowercase(d.text(s), text)).is_some() {
                     if fresh {
@@ -674,10 +736,15 @@ fn normalise_dn_into(dn: &str, out: &mut String) {
     }
 }
 
+/// `s.trim()`, without decoding characters when both ends are plainly not white space.
+fn trim(s: &str) -> &str {
+    let solid = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if solid(s.as_bytes().first()) && solid(s.as_bytes().last()) { s } else { s.trim() }
+}
+
 /// The hash of `s.to_lowercase()`, without allocating for ASCII.
-fn lowercase_hash(state: &DefaultHashBuilder, s: &str) -> u64 {
-    use std::hash::BuildHasher;
-    if s.is_ascii() { address::key_hash(state, s) } else { state.hash_one(s.to_lowercase().as_bytes()) }
+fn lowercase_hash(hasher: &address::KeyHasher, s: &str) -> u64 {
+    if s.is_ascii() { hasher.key(s) } else { hasher.lowercase(&s.to_lowercase()) }
 }
 
 /// Whether `a.to_lowercase() == b.to_lowercase()`, without allocating for ASCII.
