@@ -375,6 +375,27 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     word(a, n - 8) == word(b, n - 8)
 }
 
+/// `a.eq_ignore_ascii_case(b)` where `b` is lower-case ASCII, eight bytes at a time.
+#[inline]
+pub(crate) fn same_bytes_ignoring_ascii_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() || !a.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    let n = a.len();
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x.to_ascii_lowercase() == *y);
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    let mut i = 0;
+    while i + 8 < n {
+        if lowercase_word(word(a, i)) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    lowercase_word(word(a, n - 8)) == word(b, n - 8)
+}
+
 /// Where the `@` is, when the address is short enough and its local part is a common one:
 /// atext and single dots, not at either end.
 fn common_local_part(bytes: &[u8]) -> Option<usize> {

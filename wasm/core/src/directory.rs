@@ -213,6 +213,39 @@ impl AddressIndex {
     }
 }
 
+/// Entries' DNs, normalised, to the span of each entry's address: the lookup that resolves
+/// group members. The normalised DNs live back to back in one text, not one allocation each.
+#[derive(Debug, Default)]
+struct DnIndex {
+    text: Text,
+    table: HashTable<(u64, Span, Span)>,
+    hasher: address::KeyHasher,
+    buffer: String,
+}
+
+impl DnIndex {
+    /// Maps the DN to `address`, replacing what an earlier entry with the same DN mapped.
+    fn insert(&mut self, dn: &str, address: Span) {
+        let mut key = std::mem::take(&mut self.buffer);
+        normalise_dn_into(dn, &mut key);
+        let hash = self.hasher.lowercase(&key);
+        let DnIndex { text, table, .. } = self;
+        match table.entry(hash, |&(h, k, _)| h == hash && text.get(k) == key, |&(h, _, _)| h) {
+            hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().2 = address,
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert((hash, text.keep(&key), address));
+            }
+        }
+        self.buffer = key;
+    }
+
+    /// The address of the entry whose normalised DN is `key`.
+    fn get(&self, key: &str) -> Option<Span> {
+        let hash = self.hasher.lowercase(key);
+        self.table.find(hash, |&(h, k, _)| h == hash && self.text.get(k) == key).map(|&(_, _, address)| address)
+    }
+}
+
 /// An address that passed every check, with the hash of its key.
 struct Keyed<'a> {
     address: Cow<'a, str>,
@@ -228,7 +261,14 @@ pub(crate) struct DirectoryBuilder {
     alias_positions: Vec<Position>,
     groups_without_address: HashMap<String, u32>,
     /// Normalised DN to the span of the entry's address in the directory's text.
-    dn_to_address: HashMap<String, Span>,
+    dn_to_address: DnIndex,
+    /// Domains already known to be in their common form.
+    domains: address::KnownDomains,
+    /// Reused buffers: an entry's normalised primary address, one of its aliases, and the
+    /// aliases it has delivered so far.
+    primary: String,
+    alias: String,
+    seen: Vec<String>,
     /// Group members until the end of the import, back to back.
     pending: Text,
     skipped: u64,
@@ -249,7 +289,11 @@ impl DirectoryBuilder {
             records: Records::default(),
             alias_positions: Vec::new(),
             groups_without_address: HashMap::new(),
-            dn_to_address: HashMap::new(),
+            dn_to_address: DnIndex::default(),
+            domains: address::KnownDomains::default(),
+            primary: String::new(),
+            alias: String::new(),
+            seen: Vec::new(),
             pending: Text::default(),
             skipped: 0,
             unmanaged: 0,
@@ -276,6 +320,23 @@ impl DirectoryBuilder {
     fn accept(&mut self, diags: &mut Diagnostics, raw: Located<'_>) -> Option<Keyed<'static>> {
         let parsed = address::normalise(raw.text.trim()).map(|(a, non_ascii)| (Cow::Owned(a), non_ascii));
         self.accept_parsed(diags, raw, parsed)
+    }
+
+    /// [`Self::accept`] into a buffer the caller reuses, without allocating for an address in
+    /// its common form.
+    fn accept_into<'b>(&mut self, diags: &mut Diagnostics, raw: Located<'_>, out: &'b mut String) -> Option<Keyed<'b>> {
+        let parsed = self.normalise_into(trim(raw.text), out).map(|non_ascii| (Cow::Borrowed(out.as_str()), non_ascii));
+        self.accept_parsed(diags, raw, parsed)
+    }
+
+    /// [`address::normalise`] into `out`; returns whether the local part is non-ASCII.
+    fn normalise_into(&mut self, raw: &str, out: &mut String) -> Result<bool, AddressError> {
+        if self.domains.normalise_into(raw, out) {
+            return Ok(false);
+        }
+        let (address, non_ascii) = address::normalise(raw)?;
+        *out = address;
+        Ok(non_ascii)
     }
 
     /// [`Self::accept`] for an address already parsed from `raw.text.trim()`.
@@ -394,7 +455,13 @@ impl DirectoryBuilder {
     }
 
     pub(crate) fn add_mailbox(&mut self, diags: &mut Diagnostics, draft: MailboxDraft<'_>) {
-        let Some(primary) = self.accept(diags, draft.primary) else {
+        let mut buffer = std::mem::take(&mut self.primary);
+        self.add_mailbox_with(diags, draft, &mut buffer);
+        self.primary = buffer;
+    }
+
+    fn add_mailbox_with(&mut self, diags: &mut Diagnostics, draft: MailboxDraft<'_>, buffer: &mut String) {
+        let Some(primary) = self.accept_into(diags, draft.primary, buffer) else {
             // The entry cannot be a recipient here. If it was only out of our domains, its
             // managed aliases still matter and still point to it.
             let Ok((unmanaged_primary, _)) = address::normalise(draft.primary.text.trim()) else { return };
@@ -403,7 +470,7 @@ impl DirectoryBuilder {
             }
             let target = self.records.directory.keep(&unmanaged_primary);
             if let Some(dn) = draft.dn {
-                self.dn_to_address.insert(normalise_dn(dn), target);
+                self.dn_to_address.insert(dn, target);
             }
             self.add_entry_aliases(diags, &draft.aliases, target);
             return;
@@ -412,7 +479,7 @@ impl DirectoryBuilder {
             return;
         };
         if let Some(dn) = draft.dn {
-            self.dn_to_address.insert(normalise_dn(dn), address);
+            self.dn_to_address.insert(dn, address);
         }
         if !draft.aliases.is_empty() {
             self.add_entry_aliases(diags, &draft.aliases, address);
@@ -421,22 +488,31 @@ impl DirectoryBuilder {
 
     /// The aliases of one entry, all delivering to `target` (a span of the directory's text).
     fn add_entry_aliases(&mut self, diags: &mut Diagnostics, aliases: &[Located<'_>], target: Span) {
-        let mut seen: Vec<String> = Vec::new();
+        let (mut buffer, mut seen) = (std::mem::take(&mut self.alias), std::mem::take(&mut self.seen));
+        let mut delivered = 0;
         for raw in aliases {
-            let parsed = address::normalise(raw.text.trim());
-            if let Ok((quick, _)) = &parsed {
+            let parsed = self.normalise_into(trim(raw.text), &mut buffer);
+            if parsed.is_ok() {
                 // Repeats inside one entry (mail equal to the SMTP: address) are normal, not noise.
                 let target_text = self.records.directory.text(target);
-                if address::same_key(quick, target_text) || seen.iter().any(|s| address::same_key(s, quick)) {
+                if address::same_key(&buffer, target_text)
+                    || seen[..delivered].iter().any(|s| address::same_key(s, &buffer))
+                {
                     continue;
                 }
-                seen.push(quick.clone());
+                if let Some(slot) = seen.get_mut(delivered) {
+                    slot.clone_from(&buffer);
+                } else {
+                    seen.push(buffer.clone());
+                }
+                delivered += 1;
             }
-            let parsed = parsed.map(|(a, non_ascii)| (Cow::Owned(a), non_ascii));
+            let parsed = parsed.map(|non_ascii| (Cow::Borrowed(buffer.as_str()), non_ascii));
             if let Some(alias) = self.accept_parsed(diags, *raw, parsed) {
                 self.register_alias(diags, alias, target, raw.at);
             }
         }
+        (self.alias, self.seen) = (buffer, seen);
     }
 
     /// Adds an `alias -> target` pair read from an aliases export.
@@ -564,7 +640,7 @@ impl DirectoryBuilder {
             None => {
                 let index = self.records.groups.len() as u32;
                 if let (Some(dn), Some(target)) = (draft.dn, target) {
-                    self.dn_to_address.insert(normalise_dn(dn), target);
+                    self.dn_to_address.insert(dn, target);
                 }
                 self.records.groups.push(GroupState {
                     name: draft.name,
@@ -648,7 +724,7 @@ impl DirectoryBuilder {
                         let dn = pending.get(dn);
                         normalise_dn_into(dn, &mut dn_buffer);
                         match dn_to_address.get(dn_buffer.as_str()) {
-                            Some(&address) => (address, false),
+                            Some(address) => (address, false),
                             None => {
                                 diags.push(Code::UnresolvedMember, at, || {
                                     format!(
@@ -700,6 +776,18 @@ fn normalise_dn_into(dn: &str, out: &mut String) {
     out.clear();
     let dn = dn.trim();
     if dn.is_ascii() {
+        // Most DNs have only single spaces inside values (`CN=Anna Smith,OU=New York`): those
+        // rules then change nothing but the case.
+        let bytes = dn.as_bytes();
+        let plain = memchr::memchr_iter(b' ', bytes).all(|i| {
+            let (before, after) = (bytes[i.saturating_sub(1)], bytes.get(i + 1).copied().unwrap_or(b' '));
+            !matches!(before, b',' | b'=' | b' ') && !matches!(after, b',' | b'=' | b' ')
+        });
+        if plain {
+            out.push_str(dn);
+            out.make_ascii_lowercase();
+            return;
+        }
         // The same rules, a byte at a time.
         let mut bytes = std::mem::take(out).into_bytes();
         let mut pending_space = false;
