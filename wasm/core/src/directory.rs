@@ -264,6 +264,9 @@ pub(crate) struct DirectoryBuilder {
     dn_to_address: DnIndex,
     /// Domains already known to be in their common form.
     domains: address::KnownDomains,
+    /// The records of each domain, counted as they are added (while their text is still in
+    /// the cache) rather than by a second pass over the directory.
+    tally: DomainCounter,
     /// Reused buffers: an entry's normalised primary address, one of its aliases, and the
     /// aliases it has delivered so far.
     primary: String,
@@ -291,6 +294,7 @@ impl DirectoryBuilder {
             groups_without_address: HashMap::new(),
             dn_to_address: DnIndex::default(),
             domains: address::KnownDomains::default(),
+            tally: DomainCounter::default(),
             primary: String::new(),
             alias: String::new(),
             seen: Vec::new(),
@@ -420,6 +424,7 @@ impl DirectoryBuilder {
                 let name = name.map(|n| d.keep(n));
                 let index = d.push_recipient_row(RecipientRow { address, name });
                 vacant.insert(Slot::new(Kind::Recipient, index, primary.hash));
+                self.tally.entry(&primary.address).recipients += 1;
                 return Some(address);
             }
         };
@@ -551,6 +556,7 @@ impl DirectoryBuilder {
                 let d = &mut self.records.directory;
                 let address = d.keep(&alias.address);
                 let index = d.push_alias_row(AliasRow { address, target });
+                self.tally.entry(&alias.address).aliases += 1;
                 self.alias_positions.push(at);
                 self.index.insert(Slot::new(Kind::Alias, index, alias.hash));
                 true
@@ -679,7 +685,8 @@ impl DirectoryBuilder {
     }
 
     /// Resolves member DNs, checks alias targets, and returns the directory and its counts.
-    pub(crate) fn finish(self, diags: &mut Diagnostics) -> (Directory, Counts) {
+    /// The directory, its counts, and its per-domain counts (sorted by domain).
+    pub(crate) fn finish(self, diags: &mut Diagnostics) -> (Directory, Counts, Vec<DomainCounts>) {
         let DirectoryBuilder {
             managed,
             index,
@@ -689,6 +696,7 @@ impl DirectoryBuilder {
             pending,
             skipped,
             unmanaged,
+            mut tally,
             ..
         } = self;
         let d = &records.directory;
@@ -751,6 +759,9 @@ impl DirectoryBuilder {
                     members.push(resolved);
                 }
             }
+            if let Some(address) = g.address {
+                tally.entry(directory.text(address)).groups += 1;
+            }
             directory.push_group_spans(&g.name, g.dn.as_deref(), g.address, &members);
         }
         let counts = Counts {
@@ -760,7 +771,54 @@ impl DirectoryBuilder {
             skipped,
             unmanaged,
         };
-        (directory, counts)
+        let domains = tally.sorted();
+        debug_assert_eq!(domains, directory.domain_counts(), "the per-domain counts drifted from the directory");
+        (directory, counts, domains)
+    }
+}
+
+/// Per-domain counts as records are added. A directory has few domains and records often
+/// come in runs of one, so the last domain is tried first and a short list is searched in
+/// place; a hash table is built only for many domains.
+#[derive(Debug, Default)]
+struct DomainCounter {
+    counts: Vec<DomainCounts>,
+    index: HashMap<String, usize>,
+    last: usize,
+}
+
+impl DomainCounter {
+    const LINEAR: usize = 16;
+
+    /// The counts of a normalised address's domain.
+    fn entry(&mut self, address: &str) -> &mut DomainCounts {
+        let domain = address::domain_of(address);
+        let same = |c: &DomainCounts| address::same_bytes(c.domain.as_bytes(), domain.as_bytes());
+        if !self.counts.get(self.last).is_some_and(same) {
+            let found = if self.counts.len() <= Self::LINEAR {
+                self.counts.iter().position(same)
+            } else {
+                self.index.get(domain).copied()
+            };
+            self.last = found.unwrap_or_else(|| {
+                self.counts.push(DomainCounts { domain: domain.to_owned(), ..DomainCounts::default() });
+                if self.counts.len() > Self::LINEAR {
+                    if self.index.is_empty() {
+                        self.index.extend(self.counts.iter().enumerate().map(|(i, c)| (c.domain.clone(), i)));
+                    } else {
+                        self.index.insert(domain.to_owned(), self.counts.len() - 1);
+                    }
+                }
+                self.counts.len() - 1
+            });
+        }
+        &mut self.counts[self.last]
+    }
+
+    /// The counts, sorted by domain as [`Directory::domain_counts`] gives them.
+    fn sorted(mut self) -> Vec<DomainCounts> {
+        self.counts.sort_unstable_by(|a, b| a.domain.cmp(&b.domain));
+        self.counts
     }
 }
 

@@ -480,7 +480,7 @@ impl Validator {
             });
             self.diags.push(Code::EmptyFile, Position::line(0, 1), || "the import holds no files".to_owned());
         }
-        let (directory, counts) = self.builder.finish(&mut self.diags);
+        let (directory, counts, domains) = self.builder.finish(&mut self.diags);
         let valid = !self.diags.has_errors();
         let names: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
         let (diagnostics, diagnostic_totals) = self.diags.into_parts(&names);
@@ -492,7 +492,7 @@ impl Validator {
             bom: first.bom,
             valid,
             counts,
-            domains: directory.domain_counts(),
+            domains,
             diagnostics,
             diagnostic_totals,
             files: self.files,
