@@ -327,7 +327,8 @@ pub(crate) fn normalise_common_into(raw: &str, out: &mut String) -> bool {
 /// addresses of one domain check it once. A directory has few domains.
 #[derive(Debug, Default)]
 pub(crate) struct KnownDomains {
-    recent: Vec<Box<[u8]>>,
+    /// Each domain as written, and whether it is already lower-case.
+    recent: Vec<(Box<[u8]>, bool)>,
     next: usize,
 }
 
@@ -336,21 +337,40 @@ impl KnownDomains {
 
     /// [`normalise_common_into`], checking the domain only when it is not a known one.
     pub(crate) fn normalise_into(&mut self, raw: &str, out: &mut String) -> bool {
-        let Some(at) = common_local_part(raw.as_bytes()) else { return false };
-        let domain = &raw.as_bytes()[at + 1..];
-        if !self.recent.iter().any(|known| same_bytes(known, domain)) {
-            if !common_domain(domain) {
-                return false;
-            }
-            if self.recent.len() < Self::KEPT {
-                self.recent.push(domain.into());
-            } else {
-                self.recent[self.next] = domain.into();
-                self.next = (self.next + 1) % Self::KEPT;
-            }
-        }
+        let Some((at, _)) = self.common(raw) else { return false };
         copy_lowering_domain(raw, at, out);
         true
+    }
+
+    /// The normalised form of `raw` when it is in the common form: `raw` itself when its
+    /// domain is lower-case already (almost always), else a copy in `out`.
+    pub(crate) fn normalise<'a>(&mut self, raw: &'a str, out: &'a mut String) -> Option<&'a str> {
+        let (at, lower) = self.common(raw)?;
+        if lower {
+            return Some(raw);
+        }
+        copy_lowering_domain(raw, at, out);
+        Some(out)
+    }
+
+    /// Where the `@` is and whether the domain is lower-case, for an address in the common form.
+    fn common(&mut self, raw: &str) -> Option<(usize, bool)> {
+        let at = common_local_part(raw.as_bytes())?;
+        let domain = &raw.as_bytes()[at + 1..];
+        if let Some((_, lower)) = self.recent.iter().find(|(known, _)| same_bytes(known, domain)) {
+            return Some((at, *lower));
+        }
+        if !common_domain(domain) {
+            return None;
+        }
+        let lower = !domain.iter().any(u8::is_ascii_uppercase);
+        if self.recent.len() < Self::KEPT {
+            self.recent.push((domain.into(), lower));
+        } else {
+            self.recent[self.next] = (domain.into(), lower);
+            self.next = (self.next + 1) % Self::KEPT;
+        }
+        Some((at, lower))
     }
 }
 

@@ -218,13 +218,11 @@ impl CsvParser {
         if email.starts_with('\'') || !plain_name(name, delimiter) {
             return false;
         }
-        if !self.domains.normalise_into(email, &mut self.address) {
-            return false;
-        }
+        let Some(address) = self.domains.normalise(email, &mut self.address) else { return false };
         self.records += 1;
         let name = (!name.is_empty()).then_some(name);
         let primary = Located { text: email, at: Position { file: sink.file, line: number, column: Some(1) } };
-        sink.builder.add_parsed_mailbox(sink.diags, primary, &self.address, name);
+        sink.builder.add_parsed_mailbox(sink.diags, primary, address, name);
         true
     }
 
