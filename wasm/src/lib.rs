@@ -16,7 +16,9 @@
 //! `preview` holds the first `previewLimit` recipients, aliases and groups; `directory` is the
 //! normalised directory (valid records only) as UTF-8 JSON bytes, ready to upload. It is bytes
 //! rather than objects because a million records as JavaScript objects would cost the worker
-//! far more memory and time than the JSON text the upload needs anyway.
+//! far more memory and time than the JSON text the upload needs anyway; [`json`] writes them.
+
+mod json;
 
 use dirgate_core::{Directory, FormatChoice, Options};
 use serde::{Deserialize, Serialize};
@@ -103,7 +105,7 @@ impl Validator {
     /// Ends the import: `{ report, preview, directory }`. The validator cannot be used again.
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
         let outcome = self.inner.take().ok_or_else(finished)?.finish();
-        let directory = serde_json::to_vec(&outcome.directory).map_err(js_error)?;
+        let directory = json::directory_json(&outcome.directory);
         let limit = self.preview_limit;
         let preview = outcome.directory.head(limit);
         drop(outcome.directory);

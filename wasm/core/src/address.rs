@@ -182,19 +182,86 @@ pub fn key_of(address: &str) -> String {
     }
 }
 
-/// The hash of a normalised address's [`key_of`], computed without allocating for the common
-/// ASCII case. Equal keys always hash equally, whichever path computed them.
-pub(crate) fn key_hash(state: &impl std::hash::BuildHasher, address: &str) -> u64 {
-    let mut buffer = [0u8; 256];
-    if address.len() <= buffer.len() && address.is_ascii() {
-        let lowered = &mut buffer[..address.len()];
-        for (to, from) in lowered.iter_mut().zip(address.bytes()) {
-            *to = from.to_ascii_lowercase();
-        }
-        state.hash_one(&*lowered)
-    } else {
-        state.hash_one(key_of(address).as_bytes())
+/// Hashes address keys for the tables that find duplicates: foldhash's folded multiply over
+/// sixteen bytes at a time, from seeds chosen at random per table (as hashbrown's default
+/// hasher does). Lower-casing is folded into the hash, so an ASCII address is read once.
+#[derive(Clone, Debug)]
+pub(crate) struct KeyHasher {
+    seeds: [u64; 3],
+}
+
+impl Default for KeyHasher {
+    fn default() -> KeyHasher {
+        use std::hash::BuildHasher;
+        let random = hashbrown::DefaultHashBuilder::default();
+        KeyHasher { seeds: [random.hash_one(1u8), random.hash_one(2u8), random.hash_one(3u8)] }
     }
+}
+
+impl KeyHasher {
+    /// The hash of a normalised address's [`key_of`], computed without allocating for the
+    /// common ASCII case. Equal keys always hash equally, whichever path computed them.
+    pub(crate) fn key(&self, address: &str) -> u64 {
+        if address.is_ascii() {
+            self.words(address.as_bytes(), lowercase_word)
+        } else {
+            self.lowercase(&key_of(address))
+        }
+    }
+
+    /// The hash [`Self::key`] gives a key that is already lower-case.
+    pub(crate) fn lowercase(&self, key: &str) -> u64 {
+        self.words(key.as_bytes(), |word| word)
+    }
+
+    /// Hashes `bytes` as 64-bit words, each passed through `map` first (which must act on each
+    /// byte alone, as lower-casing does), so that `map` applied to the words is the same as
+    /// to the bytes.
+    fn words(&self, bytes: &[u8], map: impl Fn(u64) -> u64) -> u64 {
+        let [s0, s1, s2] = self.seeds;
+        let n = bytes.len();
+        let mut h = s0 ^ n as u64;
+        let word = |i: usize| map(u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default()));
+        if n >= 8 {
+            let mut i = 0;
+            while i + 16 <= n {
+                h = fold(word(i) ^ h, word(i + 8) ^ s1);
+                i += 16;
+            }
+            // The last one or two words, read so that they end with the last byte.
+            let (a, b) = if n - i > 8 { (word(i), word(n - 8)) } else { (word(n - 8), 0) };
+            h = fold(a ^ h, b ^ s1);
+        } else {
+            // Under eight bytes: their first, middle and last four (or one) bytes, which
+            // together with the length tell any two such strings apart.
+            let v = if n >= 4 {
+                let four = |i: usize| u64::from(u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or_default()));
+                four(0) | (four(n - 4) << 32)
+            } else if n > 0 {
+                u64::from(bytes[0]) | (u64::from(bytes[n / 2]) << 16) | (u64::from(bytes[n - 1]) << 32)
+            } else {
+                0
+            };
+            h = fold(map(v) ^ h, s1);
+        }
+        fold(h, s2)
+    }
+}
+
+/// foldhash's mixing step: the 128-bit product of two words, its halves xor-ed.
+fn fold(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+/// Eight ASCII bytes lower-cased at once: each byte from `A` to `Z` gains its 0x20 bit. Only
+/// for bytes below 0x80, where adding 0x3f or 0x25 cannot carry into the next byte.
+fn lowercase_word(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let at_least_a = word.wrapping_add(ONES * (0x80 - b'A' as u64));
+    let above_z = word.wrapping_add(ONES * (0x80 - b'Z' as u64 - 1));
+    let upper = at_least_a & !above_z & (ONES * 0x80);
+    word | (upper >> 2)
 }
 
 /// Whether two normalised addresses have the same [`key_of`].
@@ -248,24 +315,129 @@ pub(crate) fn normalise_common(raw: &str) -> Option<String> {
 /// [`normalise_common`] into `out`, a buffer the caller reuses. Returns whether `raw` was in
 /// the common form.
 pub(crate) fn normalise_common_into(raw: &str, out: &mut String) -> bool {
-    let bytes = raw.as_bytes();
-    if bytes.len() > MAX_ADDRESS_BYTES {
+    let Some(at) = common_local_part(raw.as_bytes()) else { return false };
+    if !common_domain(&raw.as_bytes()[at + 1..]) {
         return false;
     }
-    let Some(at) = memchr::memchr(b'@', bytes) else { return false };
-    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
-    // The local part: atext and single dots, not at either end. Checked without branches.
+    copy_lowering_domain(raw, at, out);
+    true
+}
+
+/// The domains seen last in their common form, as written (any case), so that the many
+/// addresses of one domain check it once. A directory has few domains.
+#[derive(Debug, Default)]
+pub(crate) struct KnownDomains {
+    /// Each domain as written, and whether it is already lower-case.
+    recent: Vec<(Box<[u8]>, bool)>,
+    next: usize,
+}
+
+impl KnownDomains {
+    const KEPT: usize = 8;
+
+    /// [`normalise_common_into`], checking the domain only when it is not a known one.
+    pub(crate) fn normalise_into(&mut self, raw: &str, out: &mut String) -> bool {
+        let Some((at, _)) = self.common(raw) else { return false };
+        copy_lowering_domain(raw, at, out);
+        true
+    }
+
+    /// The normalised form of `raw` when it is in the common form: `raw` itself when its
+    /// domain is lower-case already (almost always), else a copy in `out`.
+    pub(crate) fn normalise<'a>(&mut self, raw: &'a str, out: &'a mut String) -> Option<&'a str> {
+        let (at, lower) = self.common(raw)?;
+        if lower {
+            return Some(raw);
+        }
+        copy_lowering_domain(raw, at, out);
+        Some(out)
+    }
+
+    /// Where the `@` is and whether the domain is lower-case, for an address in the common form.
+    fn common(&mut self, raw: &str) -> Option<(usize, bool)> {
+        let at = common_local_part(raw.as_bytes())?;
+        let domain = &raw.as_bytes()[at + 1..];
+        if let Some((_, lower)) = self.recent.iter().find(|(known, _)| same_bytes(known, domain)) {
+            return Some((at, *lower));
+        }
+        if !common_domain(domain) {
+            return None;
+        }
+        let lower = !domain.iter().any(u8::is_ascii_uppercase);
+        if self.recent.len() < Self::KEPT {
+            self.recent.push((domain.into(), lower));
+        } else {
+            self.recent[self.next] = (domain.into(), lower);
+            self.next = (self.next + 1) % Self::KEPT;
+        }
+        Some((at, lower))
+    }
+}
+
+/// `a == b` for the short strings of addresses, eight bytes at a time and without a call.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last word ends with the last byte, overlapping the one before.
+    word(a, n - 8) == word(b, n - 8)
+}
+
+/// `a.eq_ignore_ascii_case(b)` where `b` is lower-case ASCII, eight bytes at a time.
+#[inline]
+pub(crate) fn same_bytes_ignoring_ascii_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() || !a.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    let n = a.len();
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x.to_ascii_lowercase() == *y);
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    let mut i = 0;
+    while i + 8 < n {
+        if lowercase_word(word(a, i)) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    lowercase_word(word(a, n - 8)) == word(b, n - 8)
+}
+
+/// Where the `@` is, when the address is short enough and its local part is a common one:
+/// atext and single dots, not at either end.
+fn common_local_part(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() > MAX_ADDRESS_BYTES {
+        return None;
+    }
+    let at = memchr::memchr(b'@', bytes)?;
+    let local = &bytes[..at];
+    // Checked without branches; dots are compared only with their neighbour.
     let (mut bad, mut previous) = (false, b'.');
     for &b in local {
         bad |= CLASSES[b as usize] & LOCAL == 0;
         bad |= b == b'.' && previous == b'.';
         previous = b;
     }
-    if bad || local.is_empty() || local.len() > MAX_LOCAL_BYTES || previous == b'.' {
-        return false;
-    }
-    // The domain: at least two labels of letters, digits and inner hyphens, the last not all
-    // digits, and none with `--` at its third byte (ACE labels go through IDNA).
+    (!bad && !local.is_empty() && local.len() <= MAX_LOCAL_BYTES && previous != b'.').then_some(at)
+}
+
+/// Whether a domain is in its common form: at least two labels of letters, digits and inner
+/// hyphens, the last not all digits, and none with `--` at its third byte (ACE labels go
+/// through IDNA).
+fn common_domain(domain: &[u8]) -> bool {
     let mut labels = 0;
     let mut digits = true;
     for label in domain.split(|&b| b == b'.') {
@@ -284,13 +456,14 @@ pub(crate) fn normalise_common_into(raw: &str, out: &mut String) -> bool {
         labels += 1;
         digits = all_digits;
     }
-    if labels < 2 || digits {
-        return false;
-    }
+    labels >= 2 && !digits
+}
+
+/// `raw` into `out` with the domain after `at` lower-cased.
+fn copy_lowering_domain(raw: &str, at: usize, out: &mut String) {
     out.clear();
     out.push_str(raw);
     out[at + 1..].make_ascii_lowercase();
-    true
 }
 
 fn split_at_sign(raw: &str) -> Result<(&str, &str), AddressError> {

@@ -68,6 +68,7 @@ pub(crate) struct CsvParser {
     fields: Vec<Field>,
     /// The normalised address of the current plain row, reused from row to row.
     address: String,
+    domains: crate::address::KnownDomains,
     /// Data rows seen, valid or not (a header is not a record).
     pub(crate) records: u64,
     max_record: usize,
@@ -88,6 +89,7 @@ impl CsvParser {
             pending_line: 0,
             fields: Vec::new(),
             address: String::new(),
+            domains: crate::address::KnownDomains::default(),
             records: 0,
             max_record,
         }
@@ -197,8 +199,8 @@ impl CsvParser {
     }
 
     /// The shape almost every row of a two-column file has: `address,name` or `address`, with
-    /// no quote, no spaces to trim, no `@` in the name, no leading `'` (see [`value`]) and an
-    /// address in its common form.
+    /// no spaces to trim, no `@` in the name, no leading `'` (see [`value`]), no quote but
+    /// around the whole name, and an address in its common form.
     /// Such a row is read without splitting it into fields; any other row returns false and
     /// takes the general path, which finds and reports whatever is unusual about it.
     fn plain_row(&mut self, sink: &mut Sink<'_>, text: &str, delimiter: u8, number: u64) -> bool {
@@ -206,18 +208,21 @@ impl CsvParser {
             Some(d) => (&text[..d], &text[d + 1..]),
             None => (text, ""),
         };
+        // `"Woods, Freja"`: a quoted name with no `""` inside, which may hold the delimiter.
+        let (name, delimiter) = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+            Some(inner) => (inner, b'"'),
+            None => (name, delimiter),
+        };
         // An address in its common form has no quote or space; a leading `'` is atext, but
         // in a cell it may be a formula guard, which the general path removes.
         if email.starts_with('\'') || !plain_name(name, delimiter) {
             return false;
         }
-        if !crate::address::normalise_common_into(email, &mut self.address) {
-            return false;
-        }
+        let Some(address) = self.domains.normalise(email, &mut self.address) else { return false };
         self.records += 1;
         let name = (!name.is_empty()).then_some(name);
         let primary = Located { text: email, at: Position { file: sink.file, line: number, column: Some(1) } };
-        sink.builder.add_parsed_mailbox(sink.diags, primary, &self.address, name);
+        sink.builder.add_parsed_mailbox(sink.diags, primary, address, name);
         true
     }
 

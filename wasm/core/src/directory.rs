@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
+use hashbrown::{HashMap, HashSet, HashTable};
 
 use crate::address::{self, AddressError};
 use crate::diagnostic::{Code, Diagnostics, Position};
@@ -89,12 +89,54 @@ impl Kind {
     }
 }
 
+/// One entry of the address index: which record, and 32 bits of its key's hash. Eight bytes,
+/// so that a million addresses cost 8 MB of table, and growing the table never touches the
+/// stored addresses (the table's own hash is spread from the kept bits).
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    kind: Kind,
-    index: u32,
-    /// The key's hash, kept so that growing the table never touches the stored addresses.
-    hash: u64,
+    /// The kind in the top two bits, the record's index in the rest.
+    packed: u32,
+    tag: u32,
+}
+
+impl Slot {
+    const INDEX: u32 = (1 << 30) - 1;
+
+    fn new(kind: Kind, index: usize, hash: u64) -> Slot {
+        let kind = match kind {
+            Kind::Recipient => 0,
+            Kind::Alias => 1,
+            Kind::Group => 2,
+        };
+        Slot { packed: (kind << 30) | (index as u32 & Self::INDEX), tag: tag_of(hash) }
+    }
+
+    fn kind(self) -> Kind {
+        match self.packed >> 30 {
+            0 => Kind::Recipient,
+            1 => Kind::Alias,
+            _ => Kind::Group,
+        }
+    }
+
+    fn index(self) -> usize {
+        (self.packed & Self::INDEX) as usize
+    }
+
+    /// The hash the table places this slot by.
+    fn spread(self) -> u64 {
+        spread(self.tag)
+    }
+}
+
+/// The bits of a key's hash a [`Slot`] keeps.
+fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A full-width table hash from a slot's tag: the same for a key and for its stored slot.
+fn spread(tag: u32) -> u64 {
+    u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// A group member as read: an address, or a DN to resolve at the end of the import. Both are
@@ -124,9 +166,9 @@ struct Records {
 
 impl Records {
     /// The stored address a slot of the index stands for.
-    fn address(&self, slot: &Slot) -> &str {
-        let i = slot.index as usize;
-        let span = match slot.kind {
+    fn address(&self, slot: Slot) -> &str {
+        let i = slot.index();
+        let span = match slot.kind() {
             Kind::Recipient => self.directory.recipient_row(i).address,
             Kind::Alias => self.directory.alias_row(i).address,
             Kind::Group => self.groups[i].address.unwrap_or_default(),
@@ -140,21 +182,67 @@ impl Records {
 #[derive(Debug, Default)]
 struct AddressIndex {
     table: HashTable<Slot>,
-    state: DefaultHashBuilder,
+    hasher: address::KeyHasher,
 }
 
 impl AddressIndex {
     fn hash(&self, address: &str) -> u64 {
-        address::key_hash(&self.state, address)
+        self.hasher.key(address)
     }
 
     fn find(&self, records: &Records, address: &str, hash: u64) -> Option<Slot> {
-        self.table.find(hash, |slot| slot.hash == hash && address::same_key(records.address(slot), address)).copied()
+        let tag = tag_of(hash);
+        self.table
+            .find(spread(tag), |slot| slot.tag == tag && address::same_key(records.address(*slot), address))
+            .copied()
+    }
+
+    /// Finds the key's slot, or where a new one goes, with one probe of the table.
+    fn entry(&mut self, records: &Records, address: &str, hash: u64) -> hashbrown::hash_table::Entry<'_, Slot> {
+        let tag = tag_of(hash);
+        self.table.entry(
+            spread(tag),
+            |slot| slot.tag == tag && address::same_key(records.address(*slot), address),
+            |slot| slot.spread(),
+        )
     }
 
     /// Adds a slot whose record has already been pushed.
     fn insert(&mut self, slot: Slot) {
-        self.table.insert_unique(slot.hash, slot, |s| s.hash);
+        self.table.insert_unique(slot.spread(), slot, |s| s.spread());
+    }
+}
+
+/// Entries' DNs, normalised, to the span of each entry's address: the lookup that resolves
+/// group members. The normalised DNs live back to back in one text, not one allocation each.
+#[derive(Debug, Default)]
+struct DnIndex {
+    text: Text,
+    table: HashTable<(u64, Span, Span)>,
+    hasher: address::KeyHasher,
+    buffer: String,
+}
+
+impl DnIndex {
+    /// Maps the DN to `address`, replacing what an earlier entry with the same DN mapped.
+    fn insert(&mut self, dn: &str, address: Span) {
+        let mut key = std::mem::take(&mut self.buffer);
+        normalise_dn_into(dn, &mut key);
+        let hash = self.hasher.lowercase(&key);
+        let DnIndex { text, table, .. } = self;
+        match table.entry(hash, |&(h, k, _)| h == hash && text.get(k) == key, |&(h, _, _)| h) {
+            hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().2 = address,
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert((hash, text.keep(&key), address));
+            }
+        }
+        self.buffer = key;
+    }
+
+    /// The address of the entry whose normalised DN is `key`.
+    fn get(&self, key: &str) -> Option<Span> {
+        let hash = self.hasher.lowercase(key);
+        self.table.find(hash, |&(h, k, _)| h == hash && self.text.get(k) == key).map(|&(_, _, address)| address)
     }
 }
 
@@ -173,7 +261,17 @@ pub(crate) struct DirectoryBuilder {
     alias_positions: Vec<Position>,
     groups_without_address: HashMap<String, u32>,
     /// Normalised DN to the span of the entry's address in the directory's text.
-    dn_to_address: HashMap<String, Span>,
+    dn_to_address: DnIndex,
+    /// Domains already known to be in their common form.
+    domains: address::KnownDomains,
+    /// The records of each domain, counted as they are added (while their text is still in
+    /// the cache) rather than by a second pass over the directory.
+    tally: DomainCounter,
+    /// Reused buffers: an entry's normalised primary address, one of its aliases, and the
+    /// aliases it has delivered so far.
+    primary: String,
+    alias: String,
+    seen: Vec<String>,
     /// Group members until the end of the import, back to back.
     pending: Text,
     skipped: u64,
@@ -194,7 +292,12 @@ impl DirectoryBuilder {
             records: Records::default(),
             alias_positions: Vec::new(),
             groups_without_address: HashMap::new(),
-            dn_to_address: HashMap::new(),
+            dn_to_address: DnIndex::default(),
+            domains: address::KnownDomains::default(),
+            tally: DomainCounter::default(),
+            primary: String::new(),
+            alias: String::new(),
+            seen: Vec::new(),
             pending: Text::default(),
             skipped: 0,
             unmanaged: 0,
@@ -223,6 +326,23 @@ impl DirectoryBuilder {
         self.accept_parsed(diags, raw, parsed)
     }
 
+    /// [`Self::accept`] into a buffer the caller reuses, without allocating for an address in
+    /// its common form.
+    fn accept_into<'b>(&mut self, diags: &mut Diagnostics, raw: Located<'_>, out: &'b mut String) -> Option<Keyed<'b>> {
+        let parsed = self.normalise_into(trim(raw.text), out).map(|non_ascii| (Cow::Borrowed(out.as_str()), non_ascii));
+        self.accept_parsed(diags, raw, parsed)
+    }
+
+    /// [`address::normalise`] into `out`; returns whether the local part is non-ASCII.
+    fn normalise_into(&mut self, raw: &str, out: &mut String) -> Result<bool, AddressError> {
+        if self.domains.normalise_into(raw, out) {
+            return Ok(false);
+        }
+        let (address, non_ascii) = address::normalise(raw)?;
+        *out = address;
+        Ok(non_ascii)
+    }
+
     /// [`Self::accept`] for an address already parsed from `raw.text.trim()`.
     fn accept_parsed<'a>(
         &mut self,
@@ -230,7 +350,7 @@ impl DirectoryBuilder {
         raw: Located<'_>,
         parsed: Result<(Cow<'a, str>, bool), AddressError>,
     ) -> Option<Keyed<'a>> {
-        let trimmed = raw.text.trim();
+        let trimmed = trim(raw.text);
         let mut at = raw.at;
         if trimmed.len() != raw.text.len() {
             let leading = raw.text.len() - raw.text.trim_start().len();
@@ -268,8 +388,9 @@ impl DirectoryBuilder {
         Some(Keyed { address, hash })
     }
 
-    fn find(&self, keyed: &Keyed<'_>) -> Option<Slot> {
-        self.index.find(&self.records, &keyed.address, keyed.hash)
+    /// The kind and index of the record that already holds the key, if any.
+    fn find(&self, keyed: &Keyed<'_>) -> Option<(Kind, u32)> {
+        self.index.find(&self.records, &keyed.address, keyed.hash).map(|slot| (slot.kind(), slot.index() as u32))
     }
 
     /// A mailbox with no DN and no aliases whose primary address `raw` has already been
@@ -294,18 +415,24 @@ impl DirectoryBuilder {
         at: Position,
         name: Option<&str>,
     ) -> Option<Span> {
-        match self.find(&primary) {
-            None => {
+        let entry = self.index.entry(&self.records, &primary.address, primary.hash);
+        let found = match entry {
+            hashbrown::hash_table::Entry::Occupied(slot) => *slot.get(),
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
                 let d = &mut self.records.directory;
                 let address = d.keep(&primary.address);
                 let name = name.map(|n| d.keep(n));
                 let index = d.push_recipient_row(RecipientRow { address, name });
-                self.index.insert(Slot { kind: Kind::Recipient, index: index as u32, hash: primary.hash });
-                Some(address)
+                vacant.insert(Slot::new(Kind::Recipient, index, primary.hash));
+                self.tally.entry(&primary.address).recipients += 1;
+                return Some(address);
             }
-            Some(Slot { kind: Kind::Recipient, index, .. }) => {
+        };
+        match found.kind() {
+            Kind::Recipient => {
+                let index = found.index();
                 let d = &mut self.records.directory;
-                let existing = d.recipient_row(index as usize);
+                let existing = d.recipient_row(index);
                 diags.push(Code::DuplicateAddress, at, || {
                     format!(
                         "`{}` is already listed as `{}`; the first one is kept",
@@ -315,11 +442,11 @@ impl DirectoryBuilder {
                 });
                 if let (None, Some(name)) = (existing.name, name) {
                     let name = d.keep(name);
-                    d.recipient_row_mut(index as usize).name = Some(name);
+                    d.recipient_row_mut(index).name = Some(name);
                 }
                 Some(existing.address)
             }
-            Some(Slot { kind, .. }) => {
+            kind => {
                 diags.push(Code::AddressConflict, at, || {
                     format!(
                         "`{}` is already {} elsewhere in the import, so it cannot also be a recipient; this entry was left out",
@@ -333,7 +460,13 @@ impl DirectoryBuilder {
     }
 
     pub(crate) fn add_mailbox(&mut self, diags: &mut Diagnostics, draft: MailboxDraft<'_>) {
-        let Some(primary) = self.accept(diags, draft.primary) else {
+        let mut buffer = std::mem::take(&mut self.primary);
+        self.add_mailbox_with(diags, draft, &mut buffer);
+        self.primary = buffer;
+    }
+
+    fn add_mailbox_with(&mut self, diags: &mut Diagnostics, draft: MailboxDraft<'_>, buffer: &mut String) {
+        let Some(primary) = self.accept_into(diags, draft.primary, buffer) else {
             // The entry cannot be a recipient here. If it was only out of our domains, its
             // managed aliases still matter and still point to it.
             let Ok((unmanaged_primary, _)) = address::normalise(draft.primary.text.trim()) else { return };
@@ -342,7 +475,7 @@ impl DirectoryBuilder {
             }
             let target = self.records.directory.keep(&unmanaged_primary);
             if let Some(dn) = draft.dn {
-                self.dn_to_address.insert(normalise_dn(dn), target);
+                self.dn_to_address.insert(dn, target);
             }
             self.add_entry_aliases(diags, &draft.aliases, target);
             return;
@@ -351,7 +484,7 @@ impl DirectoryBuilder {
             return;
         };
         if let Some(dn) = draft.dn {
-            self.dn_to_address.insert(normalise_dn(dn), address);
+            self.dn_to_address.insert(dn, address);
         }
         if !draft.aliases.is_empty() {
             self.add_entry_aliases(diags, &draft.aliases, address);
@@ -360,22 +493,31 @@ impl DirectoryBuilder {
 
     /// The aliases of one entry, all delivering to `target` (a span of the directory's text).
     fn add_entry_aliases(&mut self, diags: &mut Diagnostics, aliases: &[Located<'_>], target: Span) {
-        let mut seen: Vec<String> = Vec::new();
+        let (mut buffer, mut seen) = (std::mem::take(&mut self.alias), std::mem::take(&mut self.seen));
+        let mut delivered = 0;
         for raw in aliases {
-            let parsed = address::normalise(raw.text.trim());
-            if let Ok((quick, _)) = &parsed {
+            let parsed = self.normalise_into(trim(raw.text), &mut buffer);
+            if parsed.is_ok() {
                 // Repeats inside one entry (mail equal to the SMTP: address) are normal, not noise.
                 let target_text = self.records.directory.text(target);
-                if address::same_key(quick, target_text) || seen.iter().any(|s| address::same_key(s, quick)) {
+                if address::same_key(&buffer, target_text)
+                    || seen[..delivered].iter().any(|s| address::same_key(s, &buffer))
+                {
                     continue;
                 }
-                seen.push(quick.clone());
+                if let Some(slot) = seen.get_mut(delivered) {
+                    slot.clone_from(&buffer);
+                } else {
+                    seen.push(buffer.clone());
+                }
+                delivered += 1;
             }
-            let parsed = parsed.map(|(a, non_ascii)| (Cow::Owned(a), non_ascii));
+            let parsed = parsed.map(|non_ascii| (Cow::Borrowed(buffer.as_str()), non_ascii));
             if let Some(alias) = self.accept_parsed(diags, *raw, parsed) {
                 self.register_alias(diags, alias, target, raw.at);
             }
         }
+        (self.alias, self.seen) = (buffer, seen);
     }
 
     /// Adds an `alias -> target` pair read from an aliases export.
@@ -414,11 +556,12 @@ impl DirectoryBuilder {
                 let d = &mut self.records.directory;
                 let address = d.keep(&alias.address);
                 let index = d.push_alias_row(AliasRow { address, target });
+                self.tally.entry(&alias.address).aliases += 1;
                 self.alias_positions.push(at);
-                self.index.insert(Slot { kind: Kind::Alias, index: index as u32, hash: alias.hash });
+                self.index.insert(Slot::new(Kind::Alias, index, alias.hash));
                 true
             }
-            Some(Slot { kind: Kind::Alias, index, .. }) => {
+            Some((Kind::Alias, index)) => {
                 let existing = d.text(d.alias_row(index as usize).target);
                 if address::same_key(existing, target_text) {
                     diags.push(Code::DuplicateAddress, at, || {
@@ -434,7 +577,7 @@ impl DirectoryBuilder {
                 }
                 false
             }
-            Some(Slot { kind, .. }) => {
+            Some((kind, _)) => {
                 diags.push(Code::AddressConflict, at, || {
                     format!(
                         "`{}` is already {} elsewhere in the import, so it cannot also be an alias of `{target_text}`",
@@ -458,7 +601,7 @@ impl DirectoryBuilder {
         let members = self.group_members(diags, &draft.members);
         let index = match &address {
             Some((address, at)) => match self.find(address) {
-                Some(Slot { kind: Kind::Group, index, .. }) => {
+                Some((Kind::Group, index)) => {
                     if !draft.merge_silently {
                         diags.push(Code::DuplicateAddress, *at, || {
                             format!("the group address `{}` is listed twice; the members were merged", address.address)
@@ -466,7 +609,7 @@ impl DirectoryBuilder {
                     }
                     Some(index)
                 }
-                Some(Slot { kind, .. }) => {
+                Some((kind, _)) => {
                     diags.push(Code::AddressConflict, *at, || {
                         format!(
                             "`{}` is already {} elsewhere in the import, so it cannot also be a group address; this group was left out",
@@ -503,7 +646,7 @@ impl DirectoryBuilder {
             None => {
                 let index = self.records.groups.len() as u32;
                 if let (Some(dn), Some(target)) = (draft.dn, target) {
-                    self.dn_to_address.insert(normalise_dn(dn), target);
+                    self.dn_to_address.insert(dn, target);
                 }
                 self.records.groups.push(GroupState {
                     name: draft.name,
@@ -512,7 +655,7 @@ impl DirectoryBuilder {
                     members,
                 });
                 if let Some((keyed, _)) = address {
-                    self.index.insert(Slot { kind: Kind::Group, index, hash: keyed.hash });
+                    self.index.insert(Slot::new(Kind::Group, index as usize, keyed.hash));
                 }
             }
         }
@@ -542,7 +685,8 @@ impl DirectoryBuilder {
     }
 
     /// Resolves member DNs, checks alias targets, and returns the directory and its counts.
-    pub(crate) fn finish(self, diags: &mut Diagnostics) -> (Directory, Counts) {
+    /// The directory, its counts, and its per-domain counts (sorted by domain).
+    pub(crate) fn finish(self, diags: &mut Diagnostics) -> (Directory, Counts, Vec<DomainCounts>) {
         let DirectoryBuilder {
             managed,
             index,
@@ -552,14 +696,16 @@ impl DirectoryBuilder {
             pending,
             skipped,
             unmanaged,
+            mut tally,
             ..
         } = self;
         let d = &records.directory;
         for (alias, at) in d.alias_rows().iter().zip(&alias_positions) {
             let target = d.text(alias.target);
             let hash = index.hash(target);
-            let is_recipient =
-                matches!(index.find(&records, target, hash), Some(Slot { kind: Kind::Recipient | Kind::Group, .. }));
+            let is_recipient = index
+                .find(&records, target, hash)
+                .is_some_and(|slot| matches!(slot.kind(), Kind::Recipient | Kind::Group));
             let target_managed = managed.as_ref().is_none_or(|m| m.contains(address::domain_of(target)));
             if !is_recipient && target_managed {
                 diags.push(Code::AliasTargetUnknown, *at, || {
@@ -574,7 +720,7 @@ impl DirectoryBuilder {
         let Records { mut directory, groups } = records;
         let group_count = groups.len() as u64;
         let mut dn_buffer = String::new();
-        let state = DefaultHashBuilder::default();
+        let hasher = address::KeyHasher::default();
         for g in groups {
             let mut seen: HashTable<(u64, Span)> = HashTable::with_capacity(g.members.len());
             let mut members = Vec::with_capacity(g.members.len());
@@ -586,7 +732,7 @@ impl DirectoryBuilder {
                         let dn = pending.get(dn);
                         normalise_dn_into(dn, &mut dn_buffer);
                         match dn_to_address.get(dn_buffer.as_str()) {
-                            Some(&address) => (address, false),
+                            Some(address) => (address, false),
                             None => {
                                 diags.push(Code::UnresolvedMember, at, || {
                                     format!(
@@ -602,7 +748,7 @@ impl DirectoryBuilder {
                 // Members repeat case-insensitively (as `str::to_lowercase` compares them) only
                 // once; a repeat's copy, if one was made, is given back.
                 let text = directory.text(resolved);
-                let hash = lowercase_hash(&state, text);
+                let hash = lowercase_hash(&hasher, text);
                 let d = &directory;
                 if seen.find(hash, |&(h, s)| h == hash && same_lowercase(d.text(s), text)).is_some() {
                     if fresh {
@@ -613,6 +759,9 @@ impl DirectoryBuilder {
                     members.push(resolved);
                 }
             }
+            if let Some(address) = g.address {
+                tally.entry(directory.text(address)).groups += 1;
+            }
             directory.push_group_spans(&g.name, g.dn.as_deref(), g.address, &members);
         }
         let counts = Counts {
@@ -622,7 +771,54 @@ impl DirectoryBuilder {
             skipped,
             unmanaged,
         };
-        (directory, counts)
+        let domains = tally.sorted();
+        debug_assert_eq!(domains, directory.domain_counts(), "the per-domain counts drifted from the directory");
+        (directory, counts, domains)
+    }
+}
+
+/// Per-domain counts as records are added. A directory has few domains and records often
+/// come in runs of one, so the last domain is tried first and a short list is searched in
+/// place; a hash table is built only for many domains.
+#[derive(Debug, Default)]
+struct DomainCounter {
+    counts: Vec<DomainCounts>,
+    index: HashMap<String, usize>,
+    last: usize,
+}
+
+impl DomainCounter {
+    const LINEAR: usize = 16;
+
+    /// The counts of a normalised address's domain.
+    fn entry(&mut self, address: &str) -> &mut DomainCounts {
+        let domain = address::domain_of(address);
+        let same = |c: &DomainCounts| address::same_bytes(c.domain.as_bytes(), domain.as_bytes());
+        if !self.counts.get(self.last).is_some_and(same) {
+            let found = if self.counts.len() <= Self::LINEAR {
+                self.counts.iter().position(same)
+            } else {
+                self.index.get(domain).copied()
+            };
+            self.last = found.unwrap_or_else(|| {
+                self.counts.push(DomainCounts { domain: domain.to_owned(), ..DomainCounts::default() });
+                if self.counts.len() > Self::LINEAR {
+                    if self.index.is_empty() {
+                        self.index.extend(self.counts.iter().enumerate().map(|(i, c)| (c.domain.clone(), i)));
+                    } else {
+                        self.index.insert(domain.to_owned(), self.counts.len() - 1);
+                    }
+                }
+                self.counts.len() - 1
+            });
+        }
+        &mut self.counts[self.last]
+    }
+
+    /// The counts, sorted by domain as [`Directory::domain_counts`] gives them.
+    fn sorted(mut self) -> Vec<DomainCounts> {
+        self.counts.sort_unstable_by(|a, b| a.domain.cmp(&b.domain));
+        self.counts
     }
 }
 
@@ -638,6 +834,18 @@ fn normalise_dn_into(dn: &str, out: &mut String) {
     out.clear();
     let dn = dn.trim();
     if dn.is_ascii() {
+        // Most DNs have only single spaces inside values (`CN=Anna Smith,OU=New York`): those
+        // rules then change nothing but the case.
+        let bytes = dn.as_bytes();
+        let plain = memchr::memchr_iter(b' ', bytes).all(|i| {
+            let (before, after) = (bytes[i.saturating_sub(1)], bytes.get(i + 1).copied().unwrap_or(b' '));
+            !matches!(before, b',' | b'=' | b' ') && !matches!(after, b',' | b'=' | b' ')
+        });
+        if plain {
+            out.push_str(dn);
+            out.make_ascii_lowercase();
+            return;
+        }
         // The same rules, a byte at a time.
         let mut bytes = std::mem::take(out).into_bytes();
         let mut pending_space = false;
@@ -674,10 +882,15 @@ fn normalise_dn_into(dn: &str, out: &mut String) {
     }
 }
 
+/// `s.trim()`, without decoding characters when both ends are plainly not white space.
+fn trim(s: &str) -> &str {
+    let solid = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if solid(s.as_bytes().first()) && solid(s.as_bytes().last()) { s } else { s.trim() }
+}
+
 /// The hash of `s.to_lowercase()`, without allocating for ASCII.
-fn lowercase_hash(state: &DefaultHashBuilder, s: &str) -> u64 {
-    use std::hash::BuildHasher;
-    if s.is_ascii() { address::key_hash(state, s) } else { state.hash_one(s.to_lowercase().as_bytes()) }
+fn lowercase_hash(hasher: &address::KeyHasher, s: &str) -> u64 {
+    if s.is_ascii() { hasher.key(s) } else { hasher.lowercase(&s.to_lowercase()) }
 }
 
 /// Whether `a.to_lowercase() == b.to_lowercase()`, without allocating for ASCII.

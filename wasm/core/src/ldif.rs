@@ -38,23 +38,25 @@ enum Attribute {
 }
 
 fn classify(name: &str) -> Attribute {
-    // Attribute types are case-insensitive; most files use one spelling, so compare cheaply.
-    let eq = |s: &str| name.eq_ignore_ascii_case(s);
-    match name.len() {
-        2 if eq("dn") => Attribute::Dn,
-        2 if eq("cn") => Attribute::Cn,
-        4 if eq("mail") => Attribute::Mail,
-        6 if eq("member") => Attribute::Member,
-        7 if eq("version") => Attribute::Version,
-        7 if eq("control") => Attribute::Control,
-        10 if eq("changetype") => Attribute::Changetype,
-        11 if eq("objectclass") => Attribute::ObjectClass,
-        11 if eq("displayname") => Attribute::DisplayName,
-        12 if eq("othermailbox") => Attribute::AlternateAddress,
-        12 if eq("uniquemember") => Attribute::Member,
-        14 if eq("proxyaddresses") => Attribute::ProxyAddresses,
-        16 if eq("maillocaladdress") => Attribute::AlternateAddress,
-        20 if eq("mailalternateaddress") => Attribute::AlternateAddress,
+    // Attribute types are case-insensitive; most files use one spelling. Every line of a file
+    // is classified, so the length and first letter pick the one candidate to compare.
+    let eq = |s: &str| crate::address::same_bytes_ignoring_ascii_case(name.as_bytes(), s.as_bytes());
+    let first = name.as_bytes().first().map_or(0, u8::to_ascii_lowercase);
+    match (name.len(), first) {
+        (2, b'd') if eq("dn") => Attribute::Dn,
+        (2, b'c') if eq("cn") => Attribute::Cn,
+        (4, b'm') if eq("mail") => Attribute::Mail,
+        (6, b'm') if eq("member") => Attribute::Member,
+        (7, b'v') if eq("version") => Attribute::Version,
+        (7, b'c') if eq("control") => Attribute::Control,
+        (10, b'c') if eq("changetype") => Attribute::Changetype,
+        (11, b'o') if eq("objectclass") => Attribute::ObjectClass,
+        (11, b'd') if eq("displayname") => Attribute::DisplayName,
+        (12, b'o') if eq("othermailbox") => Attribute::AlternateAddress,
+        (12, b'u') if eq("uniquemember") => Attribute::Member,
+        (14, b'p') if eq("proxyaddresses") => Attribute::ProxyAddresses,
+        (16, b'm') if eq("maillocaladdress") => Attribute::AlternateAddress,
+        (20, b'm') if eq("mailalternateaddress") => Attribute::AlternateAddress,
         _ => Attribute::Other,
     }
 }
@@ -216,22 +218,11 @@ impl LdifParser {
         if self.record.ignored {
             return true;
         }
-        let bytes = first.as_bytes();
-        let Some(colon) = memchr::memchr(b':', bytes) else { return false };
-        if matches!(bytes.get(colon + 1), None | Some(b':' | b'<')) {
+        let Some((name, colon)) = attribute_description(first.as_bytes()) else { return false };
+        if matches!(first.as_bytes().get(colon + 1), None | Some(b':' | b'<')) {
             return false;
         }
-        let description = &first[..colon];
-        let name = match memchr::memchr(b';', description.as_bytes()) {
-            Some(semicolon) => {
-                if description[semicolon + 1..].split(';').any(|o| !valid_option(o)) {
-                    return false;
-                }
-                &description[..semicolon]
-            }
-            None => description,
-        };
-        valid_attribute_name(name) && classify(name) == Attribute::Other
+        classify(&first[..name]) == Attribute::Other
     }
 
     /// A physical line over the limit: the attribute it carries is lost, which is an error.
@@ -274,20 +265,20 @@ impl LdifParser {
             return;
         }
         let at = |column: usize| Position { file: sink.file, line: number, column: Some(column as u32) };
-        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
-            sink.diags.push(Code::BadLine, Position::line(sink.file, number), || {
-                format!("`{}` is not an `attribute: value` line", shorten(line))
-            });
+        let Some((name_end, colon)) = attribute_description(line.as_bytes()) else {
+            match memchr::memchr(b':', line.as_bytes()) {
+                None => sink.diags.push(Code::BadLine, Position::line(sink.file, number), || {
+                    format!("`{}` is not an `attribute: value` line", shorten(line))
+                }),
+                Some(colon) => sink.diags.push(Code::BadLine, at(1), || {
+                    format!("`{}` is not a valid attribute name", shorten(&line[..colon]))
+                }),
+            }
             return;
         };
         let description = &line[..colon];
-        let name = description.split(';').next().unwrap_or("");
-        if !valid_attribute_name(name) || description.split(';').skip(1).any(|o| !valid_option(o)) {
-            sink.diags
-                .push(Code::BadLine, at(1), || format!("`{}` is not a valid attribute name", shorten(description)));
-            return;
-        }
-        let has_options = description.len() != name.len();
+        let name = &line[..name_end];
+        let has_options = colon != name_end;
         let attribute = classify(name);
         let rest = &line[colon + 1..];
         let (kind, value) = match rest.as_bytes().first() {
@@ -332,9 +323,12 @@ impl LdifParser {
             match kind {
                 ValueKind::Url => self.refuse_url(sink, description, at(value_column)),
                 ValueKind::Base64 => {
-                    self.scratch.clear();
-                    if BASE64.decode_vec(value.trim_end(), &mut self.scratch).is_err() {
-                        bad_base64(sink, description, at(value_column));
+                    let value = value.trim_end();
+                    if !plainly_base64(value.as_bytes()) {
+                        self.scratch.clear();
+                        if BASE64.decode_vec(value, &mut self.scratch).is_err() {
+                            bad_base64(sink, description, at(value_column));
+                        }
                     }
                 }
                 ValueKind::Plain => {}
@@ -527,24 +521,93 @@ fn shift(at: Position, chars: usize) -> Position {
 
 /// `uniqueMember` may carry an optional UID suffix: `cn=x,dc=example#'0101'B`.
 fn strip_unique_id(member: &str) -> &str {
-    match member.rfind("#'") {
-        Some(i) if member.ends_with("'B") => &member[..i],
-        _ => member,
+    if !member.ends_with("'B") {
+        return member;
     }
+    member.rfind("#'").map_or(member, |i| &member[..i])
 }
 
-fn valid_attribute_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    match bytes.first() {
-        Some(b) if b.is_ascii_alphabetic() => bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-'),
-        Some(b) if b.is_ascii_digit() => bytes.iter().all(|b| b.is_ascii_digit() || *b == b'.'),
-        _ => false,
-    }
+/// Whether `value` is base64 that [`BASE64`] certainly decodes, without decoding it: only
+/// alphabet symbols, then no padding (and a length that is not one past a multiple of four)
+/// or canonical padding. A value that is not plainly valid is left to the decoder, which
+/// names the problem. The values of attributes dirgate does not read (`objectGUID`,
+/// `thumbnailPhoto`) need only this check.
+fn plainly_base64(value: &[u8]) -> bool {
+    let symbols = value.iter().rposition(|&b| b != b'=').map_or(0, |last| last + 1);
+    let padding = value.len() - symbols;
+    let alphabet = value[..symbols].iter().fold(true, |ok, &b| ok & (BASE64_SYMBOLS[b as usize] != 0));
+    alphabet
+        && match padding {
+            0 => symbols % 4 != 1,
+            1 => symbols % 4 == 3,
+            2 => symbols % 4 == 2,
+            _ => false,
+        }
 }
 
-fn valid_option(option: &str) -> bool {
-    !option.is_empty() && option.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+/// The standard base64 alphabet.
+const BASE64_SYMBOLS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' {
+            table[b] = 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Where a line's attribute name ends and where its `:` is, when the line begins with a valid
+/// attribute description: a name (letters, digits and `-` after a letter, or a numeric OID)
+/// and any `;options` (letters, digits and `-`, none empty). One pass, which also finds the
+/// colon, since the description is all the line's bytes before it.
+fn attribute_description(line: &[u8]) -> Option<(usize, usize)> {
+    let first = *line.first()?;
+    let class = if first.is_ascii_alphabetic() {
+        KEYCHAR
+    } else if first.is_ascii_digit() {
+        OID
+    } else {
+        return None;
+    };
+    let mut i = 1;
+    while line.get(i).is_some_and(|&b| NAME_CLASSES[b as usize] & class != 0) {
+        i += 1;
+    }
+    let name = i;
+    while line.get(i) == Some(&b';') {
+        let start = i + 1;
+        i = start;
+        while line.get(i).is_some_and(|&b| NAME_CLASSES[b as usize] & KEYCHAR != 0) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    (line.get(i) == Some(&b':')).then_some((name, i))
 }
+
+/// Bytes of an attribute name after its first: `KEYCHAR` after a letter, `OID` after a digit.
+const KEYCHAR: u8 = 1;
+const OID: u8 = 2;
+const NAME_CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' {
+            table[b] |= KEYCHAR;
+        }
+        if c.is_ascii_digit() || c == b'.' {
+            table[b] |= OID;
+        }
+        b += 1;
+    }
+    table
+};
 
 fn shorten(s: &str) -> String {
     if s.chars().count() <= 60 {
@@ -553,4 +616,42 @@ fn shorten(s: &str) -> String {
     let mut out: String = s.chars().take(60).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every string of up to six characters over symbols, padding and two non-symbols: the
+    /// quick check never accepts what the decoder refuses.
+    #[test]
+    fn plainly_base64_only_accepts_what_decodes() {
+        let chars = [b'Q', b'w', b'+', b'=', b' ', b'-'];
+        let mut accepted = 0;
+        for len in 0..=6u32 {
+            for n in 0..chars.len().pow(len) {
+                let mut value = Vec::new();
+                let mut rest = n;
+                for _ in 0..len {
+                    value.push(chars[rest % chars.len()]);
+                    rest /= chars.len();
+                }
+                if plainly_base64(&value) {
+                    accepted += 1;
+                    assert!(BASE64.decode(&value).is_ok(), "{:?}", String::from_utf8_lossy(&value));
+                }
+            }
+        }
+        assert!(accepted > 800, "the quick check accepted only {accepted} values");
+    }
+
+    #[test]
+    fn attribute_descriptions() {
+        assert_eq!(attribute_description(b"mail: a@b.c"), Some((4, 4)));
+        assert_eq!(attribute_description(b"cn;lang-de: x"), Some((2, 10)));
+        assert_eq!(attribute_description(b"2.5.4.3: x"), Some((7, 7)));
+        for bad in [&b"cn;: x"[..], b"c n: x", b"-cn: x", b"cn", b"2.5x: y", b": x", b""] {
+            assert_eq!(attribute_description(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 }

@@ -296,8 +296,27 @@ impl Validator {
         // Until the first non-ASCII line, every line is tested for ASCII: test the chunk once.
         let chunk_ascii = !tally.saw_utf8 && chunk_text.is_ascii();
         let mut sink = Sink { diags, builder, file: *index };
-        let mut ctx = LineContext { options, transcoded: decoder.transcodes(), chunk_text, chunk_clean, chunk_ascii };
-        splitter.feed(decoded, &mut |line| ctx.line(&mut sink, parser, tally, line));
+        let transcoded = decoder.transcodes();
+        let mut ctx = LineContext { options, transcoded, chunk_text, chunk_clean, chunk_ascii };
+        // First the line that completes one carried over from the last chunk, line by line.
+        let first =
+            if splitter.carries() { memchr::memchr(b'\n', decoded).map_or(decoded.len(), |i| i + 1) } else { 0 };
+        splitter.feed(&decoded[..first], &mut |line| ctx.line(&mut sink, parser, tally, line));
+        // Then the complete lines of a clean, valid chunk go straight to the parser: for them,
+        // everything `LineContext::line` checks is already known (no binary byte, no new
+        // encoding evidence, a format already chosen). A line that is too long, and the
+        // unfinished last line, take the line-by-line path again.
+        let mut rest = first;
+        if chunk_clean && !transcoded && (tally.saw_utf8 || chunk_ascii) && first <= chunk_text.len() {
+            let ready = matches!(parser, Parser::Csv(_) | Parser::Ldif(_));
+            rest += splitter.feed_complete(&chunk_text[first..], ready, &mut |text, number| match parser {
+                Parser::Csv(p) => p.line(&mut sink, text, number),
+                Parser::Ldif(p) => p.line(&mut sink, text, number),
+                _ => {}
+            });
+        }
+        ctx.chunk_text = chunk_text.get(rest..).unwrap_or("");
+        splitter.feed(&decoded[rest..], &mut |line| ctx.line(&mut sink, parser, tally, line));
         if last {
             ctx.chunk_text = "";
             ctx.chunk_ascii = false;
@@ -461,7 +480,7 @@ impl Validator {
             });
             self.diags.push(Code::EmptyFile, Position::line(0, 1), || "the import holds no files".to_owned());
         }
-        let (directory, counts) = self.builder.finish(&mut self.diags);
+        let (directory, counts, domains) = self.builder.finish(&mut self.diags);
         let valid = !self.diags.has_errors();
         let names: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
         let (diagnostics, diagnostic_totals) = self.diags.into_parts(&names);
@@ -473,7 +492,7 @@ impl Validator {
             bom: first.bom,
             valid,
             counts,
-            domains: directory.domain_counts(),
+            domains,
             diagnostics,
             diagnostic_totals,
             files: self.files,

@@ -76,6 +76,32 @@ impl LineSplitter {
         }
     }
 
+    /// Whether a line begun in an earlier chunk is still open.
+    pub(crate) fn carries(&self) -> bool {
+        !self.carry.is_empty() || self.overflow.is_some()
+    }
+
+    /// Hands the complete lines at the start of `text` (lines that do not continue one from
+    /// an earlier chunk, and are within the limit) to `sink` as text, with their numbers, and
+    /// returns how many bytes they took; the caller feeds the rest to [`Self::feed`]. Does
+    /// nothing unless `ready` and no line is carried over.
+    pub(crate) fn feed_complete(&mut self, text: &str, ready: bool, sink: &mut dyn FnMut(&str, u64)) -> usize {
+        if !ready || self.carries() {
+            return 0;
+        }
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+            if end - start > self.max {
+                break;
+            }
+            let line = &text[start..end];
+            let number = self.take_number();
+            sink(line.strip_suffix('\r').unwrap_or(line), number);
+            start = end + 1;
+        }
+        start
+    }
+
     /// Hands out the last line when the file does not end with a newline.
     pub(crate) fn finish(&mut self, sink: &mut dyn FnMut(Line<'_>)) {
         if let Some(len) = self.overflow.take() {

@@ -80,6 +80,20 @@ fn differences(fixture: &Fixture, expect: &Value, actual: &Value) -> Vec<String>
     problems
 }
 
+/// The directory the core itself builds from a fixture, with the same options.
+fn core_directory(fixture: &Fixture, options: &Value) -> dirgate_core::Directory {
+    let managed_domains =
+        options["managedDomains"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect();
+    let format = serde_json::from_value(options["format"].clone()).unwrap();
+    let mut validator =
+        dirgate_core::Validator::new(dirgate_core::Options { format, managed_domains, ..Default::default() });
+    for (name, bytes) in fixture.inputs {
+        validator.begin_file(*name);
+        validator.feed(bytes);
+    }
+    validator.finish().directory
+}
+
 /// Runs one fixture through the exported class, feeding `chunk` bytes at a time.
 fn run(fixture: &Fixture, chunk: usize) -> Value {
     let expect: Value = serde_json::from_str(fixture.expect).unwrap();
@@ -94,7 +108,14 @@ fn run(fixture: &Fixture, chunk: usize) -> Value {
     let finished = validator.finish().unwrap();
     let report = js_sys::Reflect::get(&finished, &JsValue::from_str("report")).unwrap();
     let directory = js_sys::Reflect::get(&finished, &JsValue::from_str("directory")).unwrap();
-    let directory: Value = serde_json::from_slice(&js_sys::Uint8Array::new(&directory).to_vec()).unwrap();
+    let bytes = js_sys::Uint8Array::new(&directory).to_vec();
+    // The upload body is byte for byte what serde_json makes of the core's own directory.
+    assert!(
+        bytes == serde_json::to_vec(&core_directory(fixture, &options_of(&expect))).unwrap(),
+        "{}: the upload body differs from serde_json's",
+        fixture.name
+    );
+    let directory: Value = serde_json::from_slice(&bytes).unwrap();
     let report: Value = serde_wasm_bindgen::from_value(report).unwrap();
     // The uploaded directory holds exactly the records the report counts.
     for kind in ["recipients", "aliases", "groups"] {
