@@ -66,9 +66,6 @@ pub(crate) struct CsvParser {
     pending: String,
     pending_line: u64,
     fields: Vec<Field>,
-    /// The normalised address of the current plain row, reused from row to row.
-    address: String,
-    domains: crate::address::KnownDomains,
     /// Data rows seen, valid or not (a header is not a record).
     pub(crate) records: u64,
     max_record: usize,
@@ -88,15 +85,21 @@ impl CsvParser {
             pending: String::new(),
             pending_line: 0,
             fields: Vec::new(),
-            address: String::new(),
-            domains: crate::address::KnownDomains::default(),
             records: 0,
             max_record,
         }
     }
 
+    #[inline]
     pub(crate) fn line(&mut self, sink: &mut Sink<'_>, text: &str, number: u64) {
         if self.pending.is_empty() {
+            // Almost every line of a two-column file is a plain row.
+            if let Some(delimiter) = self.delimiter
+                && self.layout == Some(Layout::TwoColumn)
+                && self.plain_row(sink, text, delimiter, number)
+            {
+                return;
+            }
             self.record(sink, text, number);
             return;
         }
@@ -150,6 +153,8 @@ impl CsvParser {
         }
     }
 
+    /// Any line that does not continue a quoted field and is not a plain row.
+    #[inline(never)]
     fn record(&mut self, sink: &mut Sink<'_>, text: &str, number: u64) {
         let delimiter = match self.delimiter {
             Some(d) => d,
@@ -169,9 +174,6 @@ impl CsvParser {
                 d
             }
         };
-        if self.layout == Some(Layout::TwoColumn) && self.plain_row(sink, text, delimiter, number) {
-            return;
-        }
         let mut fields = std::mem::take(&mut self.fields);
         fields.clear();
         let split = split_record(text, delimiter, &mut fields, &mut |column| {
@@ -218,11 +220,12 @@ impl CsvParser {
         if email.starts_with('\'') || !plain_name(name, delimiter) {
             return false;
         }
-        let Some(address) = self.domains.normalise(email, &mut self.address) else { return false };
-        self.records += 1;
         let name = (!name.is_empty()).then_some(name);
-        let primary = Located { text: email, at: Position { file: sink.file, line: number, column: Some(1) } };
-        sink.builder.add_parsed_mailbox(sink.diags, primary, address, name);
+        let at = Position { file: sink.file, line: number, column: Some(1) };
+        if !sink.builder.add_common_mailbox(sink.diags, email, at, name) {
+            return false;
+        }
+        self.records += 1;
         true
     }
 

@@ -252,6 +252,14 @@ struct Keyed<'a> {
     hash: u64,
 }
 
+/// What the builder knows of one of [`address::KnownDomains`]'s slots.
+#[derive(Clone, Copy, Debug, Default)]
+struct KnownDomain {
+    managed: bool,
+    /// The domain's index in the tally, once it has one.
+    tally: Option<usize>,
+}
+
 /// Applies the cross-record rules as records arrive.
 #[derive(Debug)]
 pub(crate) struct DirectoryBuilder {
@@ -262,8 +270,10 @@ pub(crate) struct DirectoryBuilder {
     groups_without_address: HashMap<String, u32>,
     /// Normalised DN to the span of the entry's address in the directory's text.
     dn_to_address: DnIndex,
-    /// Domains already known to be in their common form.
+    /// Domains already known to be in their common form, and for each of their slots whether
+    /// it is managed and, once looked up, its index in `tally`.
     domains: address::KnownDomains,
+    known: [KnownDomain; address::KnownDomains::KEPT],
     /// The records of each domain, counted as they are added (while their text is still in
     /// the cache) rather than by a second pass over the directory.
     tally: DomainCounter,
@@ -294,6 +304,7 @@ impl DirectoryBuilder {
             groups_without_address: HashMap::new(),
             dn_to_address: DnIndex::default(),
             domains: address::KnownDomains::default(),
+            known: [KnownDomain::default(); address::KnownDomains::KEPT],
             tally: DomainCounter::default(),
             primary: String::new(),
             alias: String::new(),
@@ -335,12 +346,25 @@ impl DirectoryBuilder {
 
     /// [`address::normalise`] into `out`; returns whether the local part is non-ASCII.
     fn normalise_into(&mut self, raw: &str, out: &mut String) -> Result<bool, AddressError> {
-        if self.domains.normalise_into(raw, out) {
+        if let Some(found) = self.common(raw) {
+            address::copy_lowering_domain(raw, found.at, out);
             return Ok(false);
         }
         let (address, non_ascii) = address::normalise(raw)?;
         *out = address;
         Ok(non_ascii)
+    }
+
+    /// [`address::KnownDomains::common`], keeping what the builder knows of each known domain
+    /// current.
+    fn common(&mut self, raw: &str) -> Option<address::CommonAddress> {
+        let found = self.domains.common(raw)?;
+        if found.new {
+            let domain = &raw[found.at + 1..];
+            let managed = found.lower && self.is_managed(domain);
+            self.known[found.slot] = KnownDomain { managed, tally: None };
+        }
+        Some(found)
     }
 
     /// [`Self::accept`] for an address already parsed from `raw.text.trim()`.
@@ -393,17 +417,34 @@ impl DirectoryBuilder {
         self.index.find(&self.records, &keyed.address, keyed.hash).map(|slot| (slot.kind(), slot.index() as u32))
     }
 
-    /// A mailbox with no DN and no aliases whose primary address `raw` has already been
-    /// normalised to `address` (the common rows of a CSV file).
-    pub(crate) fn add_parsed_mailbox(
+    /// A mailbox with no DN and no aliases whose primary address `raw` is trimmed and in its
+    /// common form, in a managed domain (almost every row of a CSV file): what
+    /// [`Self::add_mailbox`] would do, with the domain checked, matched to the managed ones
+    /// and found in the counts once per known domain rather than once per address. Returns
+    /// false, having done nothing, for any other address, which must take the general path.
+    pub(crate) fn add_common_mailbox(
         &mut self,
         diags: &mut Diagnostics,
-        raw: Located<'_>,
-        address: &str,
+        raw: &str,
+        at: Position,
         name: Option<&str>,
-    ) {
-        let Some(primary) = self.accept_parsed(diags, raw, Ok((Cow::Borrowed(address), false))) else { return };
-        self.add_recipient(diags, primary, raw.at, name);
+    ) -> bool {
+        let Some(found) = self.common(raw) else { return false };
+        let known = self.known[found.slot];
+        if !known.managed || !found.lower {
+            return false;
+        }
+        let tally = match known.tally {
+            Some(tally) => tally,
+            None => {
+                let tally = self.tally.index_of(address::domain_of(raw));
+                self.known[found.slot].tally = Some(tally);
+                tally
+            }
+        };
+        let primary = Keyed { address: Cow::Borrowed(raw), hash: self.index.hasher.ascii_key(raw) };
+        self.add_recipient_counted(diags, primary, at, name, Some(tally));
+        true
     }
 
     /// Adds a primary address, or reports it as a duplicate or conflict. Returns the span of
@@ -415,6 +456,20 @@ impl DirectoryBuilder {
         at: Position,
         name: Option<&str>,
     ) -> Option<Span> {
+        self.add_recipient_counted(diags, primary, at, name, None)
+    }
+
+    /// [`Self::add_recipient`], given the index of the address's domain in the counts when
+    /// the caller knows it.
+    #[inline(always)]
+    fn add_recipient_counted(
+        &mut self,
+        diags: &mut Diagnostics,
+        primary: Keyed<'_>,
+        at: Position,
+        name: Option<&str>,
+        tally: Option<usize>,
+    ) -> Option<Span> {
         let entry = self.index.entry(&self.records, &primary.address, primary.hash);
         let found = match entry {
             hashbrown::hash_table::Entry::Occupied(slot) => *slot.get(),
@@ -424,7 +479,11 @@ impl DirectoryBuilder {
                 let name = name.map(|n| d.keep(n));
                 let index = d.push_recipient_row(RecipientRow { address, name });
                 vacant.insert(Slot::new(Kind::Recipient, index, primary.hash));
-                self.tally.entry(&primary.address).recipients += 1;
+                let counts = match tally {
+                    Some(i) => &mut self.tally.counts[i],
+                    None => self.tally.entry(&primary.address),
+                };
+                counts.recipients += 1;
                 return Some(address);
             }
         };
@@ -795,24 +854,30 @@ impl DomainCounter {
         let domain = address::domain_of(address);
         let same = |c: &DomainCounts| address::same_bytes(c.domain.as_bytes(), domain.as_bytes());
         if !self.counts.get(self.last).is_some_and(same) {
-            let found = if self.counts.len() <= Self::LINEAR {
-                self.counts.iter().position(same)
-            } else {
-                self.index.get(domain).copied()
-            };
-            self.last = found.unwrap_or_else(|| {
-                self.counts.push(DomainCounts { domain: domain.to_owned(), ..DomainCounts::default() });
-                if self.counts.len() > Self::LINEAR {
-                    if self.index.is_empty() {
-                        self.index.extend(self.counts.iter().enumerate().map(|(i, c)| (c.domain.clone(), i)));
-                    } else {
-                        self.index.insert(domain.to_owned(), self.counts.len() - 1);
-                    }
-                }
-                self.counts.len() - 1
-            });
+            self.last = self.index_of(domain);
         }
         &mut self.counts[self.last]
+    }
+
+    /// Where the counts of a normalised domain are, added if it has none yet.
+    fn index_of(&mut self, domain: &str) -> usize {
+        let same = |c: &DomainCounts| address::same_bytes(c.domain.as_bytes(), domain.as_bytes());
+        let found = if self.counts.len() <= Self::LINEAR {
+            self.counts.iter().position(same)
+        } else {
+            self.index.get(domain).copied()
+        };
+        found.unwrap_or_else(|| {
+            self.counts.push(DomainCounts { domain: domain.to_owned(), ..DomainCounts::default() });
+            if self.counts.len() > Self::LINEAR {
+                if self.index.is_empty() {
+                    self.index.extend(self.counts.iter().enumerate().map(|(i, c)| (c.domain.clone(), i)));
+                } else {
+                    self.index.insert(domain.to_owned(), self.counts.len() - 1);
+                }
+            }
+            self.counts.len() - 1
+        })
     }
 
     /// The counts, sorted by domain as [`Directory::domain_counts`] gives them.

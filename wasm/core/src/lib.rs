@@ -309,7 +309,7 @@ impl Validator {
         let mut rest = first;
         if chunk_clean && !transcoded && (tally.saw_utf8 || chunk_ascii) && first <= chunk_text.len() {
             let ready = matches!(parser, Parser::Csv(_) | Parser::Ldif(_));
-            rest += splitter.feed_complete(&chunk_text[first..], ready, &mut |text, number| match parser {
+            rest += splitter.feed_complete(&chunk_text[first..], ready, |text, number| match parser {
                 Parser::Csv(p) => p.line(&mut sink, text, number),
                 Parser::Ldif(p) => p.line(&mut sink, text, number),
                 _ => {}
