@@ -266,7 +266,10 @@ pub(crate) struct DirectoryBuilder {
     managed: Option<HashSet<String>>,
     index: AddressIndex,
     records: Records,
-    alias_positions: Vec<Position>,
+    /// The aliases whose target may not be a recipient (those read from an aliases export:
+    /// an entry's aliases deliver to the entry itself), by index, with where each was read,
+    /// for the check at the end of the import.
+    unchecked_aliases: Vec<(usize, Position)>,
     groups_without_address: HashMap<String, u32>,
     /// Normalised DN to the span of the entry's address in the directory's text.
     dn_to_address: DnIndex,
@@ -300,7 +303,7 @@ impl DirectoryBuilder {
             managed,
             index: AddressIndex::default(),
             records: Records::default(),
-            alias_positions: Vec::new(),
+            unchecked_aliases: Vec::new(),
             groups_without_address: HashMap::new(),
             dn_to_address: DnIndex::default(),
             domains: address::KnownDomains::default(),
@@ -600,14 +603,21 @@ impl DirectoryBuilder {
             return;
         }
         let target = self.records.directory.keep(&target_address);
-        if !self.register_alias(diags, alias_address, target, alias.at) {
+        match self.register_alias(diags, alias_address, target, alias.at) {
+            Some(index) => self.unchecked_aliases.push((index, alias.at)),
             // Nothing refers to the target's copy: give its bytes back.
-            self.records.directory.forget(target);
+            None => self.records.directory.forget(target),
         }
     }
 
-    /// Returns whether the alias was added.
-    fn register_alias(&mut self, diags: &mut Diagnostics, alias: Keyed<'_>, target: Span, at: Position) -> bool {
+    /// Returns the new alias's index, when it was added.
+    fn register_alias(
+        &mut self,
+        diags: &mut Diagnostics,
+        alias: Keyed<'_>,
+        target: Span,
+        at: Position,
+    ) -> Option<usize> {
         let d = &self.records.directory;
         let target_text = d.text(target);
         match self.find(&alias) {
@@ -616,9 +626,8 @@ impl DirectoryBuilder {
                 let address = d.keep(&alias.address);
                 let index = d.push_alias_row(AliasRow { address, target });
                 self.tally.entry(&alias.address).aliases += 1;
-                self.alias_positions.push(at);
                 self.index.insert(Slot::new(Kind::Alias, index, alias.hash));
-                true
+                Some(index)
             }
             Some((Kind::Alias, index)) => {
                 let existing = d.text(d.alias_row(index as usize).target);
@@ -634,7 +643,7 @@ impl DirectoryBuilder {
                         )
                     });
                 }
-                false
+                None
             }
             Some((kind, _)) => {
                 diags.push(Code::AddressConflict, at, || {
@@ -644,7 +653,7 @@ impl DirectoryBuilder {
                         kind.noun()
                     )
                 });
-                false
+                None
             }
         }
     }
@@ -750,7 +759,7 @@ impl DirectoryBuilder {
             managed,
             index,
             records,
-            alias_positions,
+            unchecked_aliases,
             dn_to_address,
             pending,
             skipped,
@@ -759,7 +768,8 @@ impl DirectoryBuilder {
             ..
         } = self;
         let d = &records.directory;
-        for (alias, at) in d.alias_rows().iter().zip(&alias_positions) {
+        for &(row, at) in &unchecked_aliases {
+            let alias = d.alias_row(row);
             let target = d.text(alias.target);
             let hash = index.hash(target);
             let is_recipient = index
@@ -767,7 +777,7 @@ impl DirectoryBuilder {
                 .is_some_and(|slot| matches!(slot.kind(), Kind::Recipient | Kind::Group));
             let target_managed = managed.as_ref().is_none_or(|m| m.contains(address::domain_of(target)));
             if !is_recipient && target_managed {
-                diags.push(Code::AliasTargetUnknown, *at, || {
+                diags.push(Code::AliasTargetUnknown, at, || {
                     format!(
                         "the alias `{}` delivers to `{target}`, which is not a recipient in this import",
                         d.text(alias.address)

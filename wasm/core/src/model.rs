@@ -360,10 +360,6 @@ impl Directory {
         self.aliases[index]
     }
 
-    pub(crate) fn alias_rows(&self) -> &[AliasRow] {
-        &self.aliases
-    }
-
     pub(crate) fn recipient_count(&self) -> usize {
         self.recipients.len()
     }
