@@ -209,9 +209,9 @@ impl KeyHasher {
         }
     }
 
-    /// [`Self::key`] of an address known to be ASCII, such as one in the common form.
+    /// [`Self::key`] of an address known to be ASCII, such as one in the common form (of any
+    /// other string, a hash that is not its key's).
     pub(crate) fn ascii_key(&self, address: &str) -> u64 {
-        debug_assert!(address.is_ascii());
         self.words(address.as_bytes(), lowercase_word)
     }
 
@@ -468,7 +468,8 @@ fn has_double_dot(s: &[u8]) -> bool {
     let mut start = 0;
     loop {
         let start_at = start.min(s.len() - 8);
-        let word = u64::from_le_bytes(s[start_at..start_at + 8].try_into().unwrap_or_default()) ^ (ONES * u64::from(b'.'));
+        let word =
+            u64::from_le_bytes(s[start_at..start_at + 8].try_into().unwrap_or_default()) ^ (ONES * u64::from(b'.'));
         // The top bit of each byte that was a dot, exactly (no borrow between bytes).
         let dots = !(((word & LOW7) + LOW7) | word) & !LOW7;
         if dots & (dots >> 8) != 0 {

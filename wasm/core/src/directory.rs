@@ -13,6 +13,7 @@ use hashbrown::{HashMap, HashSet, HashTable};
 use crate::address::{self, AddressError};
 use crate::diagnostic::{Code, Diagnostics, Position};
 use crate::model::{AliasRow, Directory, RecipientRow, Span, Text};
+use crate::slots::{SlotTable, Vacancy};
 
 /// Unique records after normalisation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,10 +92,11 @@ impl Kind {
 
 /// One entry of the address index: which record, and 32 bits of its key's hash. Eight bytes,
 /// so that a million addresses cost 8 MB of table, and growing the table never touches the
-/// stored addresses (the table's own hash is spread from the kept bits).
+/// stored addresses (the table places a slot by its tag alone).
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    /// The kind in the top two bits, the record's index in the rest.
+    /// The kind in the top two bits (never both set, so never the table's empty marker), the
+    /// record's index in the rest.
     packed: u32,
     tag: u32,
 }
@@ -122,21 +124,11 @@ impl Slot {
     fn index(self) -> usize {
         (self.packed & Self::INDEX) as usize
     }
-
-    /// The hash the table places this slot by.
-    fn spread(self) -> u64 {
-        spread(self.tag)
-    }
 }
 
 /// The bits of a key's hash a [`Slot`] keeps.
 fn tag_of(hash: u64) -> u32 {
     (hash >> 32) as u32
-}
-
-/// A full-width table hash from a slot's tag: the same for a key and for its stored slot.
-fn spread(tag: u32) -> u64 {
-    u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// A group member as read: an address, or a DN to resolve at the end of the import. Both are
@@ -181,7 +173,7 @@ impl Records {
 /// table holds only slots into [`Records`], and hashes and compares the stored addresses.
 #[derive(Debug, Default)]
 struct AddressIndex {
-    table: HashTable<Slot>,
+    table: SlotTable,
     hasher: address::KeyHasher,
 }
 
@@ -191,25 +183,35 @@ impl AddressIndex {
     }
 
     fn find(&self, records: &Records, address: &str, hash: u64) -> Option<Slot> {
+        self.entry_in(records, address, hash).ok()
+    }
+
+    /// The key's slot, or where a new one goes, with one probe of the table.
+    fn entry(&mut self, records: &Records, address: &str, hash: u64) -> Result<Slot, Vacancy> {
+        self.table.reserve_one();
+        self.entry_in(records, address, hash)
+    }
+
+    fn entry_in(&self, records: &Records, address: &str, hash: u64) -> Result<Slot, Vacancy> {
         let tag = tag_of(hash);
         self.table
-            .find(spread(tag), |slot| slot.tag == tag && address::same_key(records.address(*slot), address))
-            .copied()
+            .find(tag, |packed| address::same_key(records.address(Slot { packed, tag }), address))
+            .map(|packed| Slot { packed, tag })
     }
 
-    /// Finds the key's slot, or where a new one goes, with one probe of the table.
-    fn entry(&mut self, records: &Records, address: &str, hash: u64) -> hashbrown::hash_table::Entry<'_, Slot> {
-        let tag = tag_of(hash);
-        self.table.entry(
-            spread(tag),
-            |slot| slot.tag == tag && address::same_key(records.address(*slot), address),
-            |slot| slot.spread(),
-        )
+    /// Fills the vacancy [`Self::entry`] returned, with no change to the index in between.
+    fn insert_at(&mut self, at: Vacancy, slot: Slot) {
+        self.table.insert_at(at, slot.tag, slot.packed);
     }
 
-    /// Adds a slot whose record has already been pushed.
+    /// Adds a slot whose record has already been pushed, and whose key is not in the index.
     fn insert(&mut self, slot: Slot) {
-        self.table.insert_unique(slot.spread(), slot, |s| s.spread());
+        self.table.insert_unique(slot.tag, slot.packed);
+    }
+
+    /// Starts loading where the key's slot is, for a lookup soon after.
+    fn prefetch(&self, hash: u64) {
+        self.table.prefetch(tag_of(hash));
     }
 }
 
@@ -432,6 +434,10 @@ impl DirectoryBuilder {
         at: Position,
         name: Option<&str>,
     ) -> bool {
+        // The hash is only right for an ASCII address, which the common form is; it is worked
+        // out first so that its slot of the index loads while the address is checked.
+        let hash = self.index.hasher.ascii_key(raw);
+        self.index.prefetch(hash);
         let Some(found) = self.common(raw) else { return false };
         let known = self.known[found.slot];
         if !known.managed || !found.lower {
@@ -445,7 +451,7 @@ impl DirectoryBuilder {
                 tally
             }
         };
-        let primary = Keyed { address: Cow::Borrowed(raw), hash: self.index.hasher.ascii_key(raw) };
+        let primary = Keyed { address: Cow::Borrowed(raw), hash };
         self.add_recipient_counted(diags, primary, at, name, Some(tally));
         true
     }
@@ -475,13 +481,13 @@ impl DirectoryBuilder {
     ) -> Option<Span> {
         let entry = self.index.entry(&self.records, &primary.address, primary.hash);
         let found = match entry {
-            hashbrown::hash_table::Entry::Occupied(slot) => *slot.get(),
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
+            Ok(slot) => slot,
+            Err(vacant) => {
                 let d = &mut self.records.directory;
                 let address = d.keep(&primary.address);
                 let name = name.map(|n| d.keep(n));
                 let index = d.push_recipient_row(RecipientRow { address, name });
-                vacant.insert(Slot::new(Kind::Recipient, index, primary.hash));
+                self.index.insert_at(vacant, Slot::new(Kind::Recipient, index, primary.hash));
                 let counts = match tally {
                     Some(i) => &mut self.tally.counts[i],
                     None => self.tally.entry(&primary.address),
@@ -528,6 +534,12 @@ impl DirectoryBuilder {
     }
 
     fn add_mailbox_with(&mut self, diags: &mut Diagnostics, draft: MailboxDraft<'_>, buffer: &mut String) {
+        // Start loading the index's slots of all the entry's addresses at once, so that their
+        // cache misses overlap; for an address in its common form (almost all), the hash of
+        // the trimmed text is its key's.
+        for raw in std::iter::once(&draft.primary).chain(&draft.aliases) {
+            self.index.prefetch(self.index.hasher.ascii_key(trim(raw.text)));
+        }
         let Some(primary) = self.accept_into(diags, draft.primary, buffer) else {
             // The entry cannot be a recipient here. If it was only out of our domains, its
             // managed aliases still matter and still point to it.
@@ -618,18 +630,20 @@ impl DirectoryBuilder {
         target: Span,
         at: Position,
     ) -> Option<usize> {
+        let found =
+            self.index.entry(&self.records, &alias.address, alias.hash).map(|slot| (slot.kind(), slot.index() as u32));
         let d = &self.records.directory;
         let target_text = d.text(target);
-        match self.find(&alias) {
-            None => {
+        match found {
+            Err(vacant) => {
                 let d = &mut self.records.directory;
                 let address = d.keep(&alias.address);
                 let index = d.push_alias_row(AliasRow { address, target });
                 self.tally.entry(&alias.address).aliases += 1;
-                self.index.insert(Slot::new(Kind::Alias, index, alias.hash));
+                self.index.insert_at(vacant, Slot::new(Kind::Alias, index, alias.hash));
                 Some(index)
             }
-            Some((Kind::Alias, index)) => {
+            Ok((Kind::Alias, index)) => {
                 let existing = d.text(d.alias_row(index as usize).target);
                 if address::same_key(existing, target_text) {
                     diags.push(Code::DuplicateAddress, at, || {
@@ -645,7 +659,7 @@ impl DirectoryBuilder {
                 }
                 None
             }
-            Some((kind, _)) => {
+            Ok((kind, _)) => {
                 diags.push(Code::AddressConflict, at, || {
                     format!(
                         "`{}` is already {} elsewhere in the import, so it cannot also be an alias of `{target_text}`",

@@ -36,6 +36,7 @@ mod encoding;
 mod ldif;
 mod lines;
 mod model;
+mod slots;
 
 use std::collections::BTreeMap;
 use std::fmt;
