@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use crate::Sink;
 use crate::diagnostic::{Code, Position};
-use crate::directory::{GroupDraft, Located, MailboxDraft};
+use crate::directory::{GroupDraft, Located, MailboxDraft, PreparedAddress};
 
 /// What a column holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +69,43 @@ pub(crate) struct CsvParser {
     /// Data rows seen, valid or not (a header is not a record).
     pub(crate) records: u64,
     max_record: usize,
+}
+
+/// How many plain rows [`CsvParser::line_ahead`] prepares before it adds the first: enough for
+/// a cache miss to complete behind the work on the rows after it.
+const LOOKAHEAD: usize = 8;
+
+/// Plain rows prepared but not yet added, for [`CsvParser::line_ahead`].
+#[derive(Default)]
+pub(crate) struct Lookahead<'t> {
+    rows: std::collections::VecDeque<PlainRow<'t>>,
+}
+
+struct PlainRow<'t> {
+    email: &'t str,
+    name: Option<&'t str>,
+    number: u64,
+    prepared: PreparedAddress,
+}
+
+/// The address and the name of a plain row (see [`CsvParser::plain_row`]), before the
+/// address is checked.
+fn plain_parts(text: &str, delimiter: u8) -> Option<(&str, Option<&str>)> {
+    let (email, name) = match memchr::memchr(delimiter, text.as_bytes()) {
+        Some(d) => (&text[..d], &text[d + 1..]),
+        None => (text, ""),
+    };
+    // `"Woods, Freja"`: a quoted name with no `""` inside, which may hold the delimiter.
+    let (name, delimiter) = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(inner) => (inner, b'"'),
+        None => (name, delimiter),
+    };
+    // An address in its common form has no quote or space; a leading `'` is atext, but in a
+    // cell it may be a formula guard, which the general path removes.
+    if email.starts_with('\'') || !plain_name(name, delimiter) {
+        return None;
+    }
+    Some((email, (!name.is_empty()).then_some(name)))
 }
 
 enum Split {
@@ -206,27 +243,57 @@ impl CsvParser {
     /// Such a row is read without splitting it into fields; any other row returns false and
     /// takes the general path, which finds and reports whatever is unusual about it.
     fn plain_row(&mut self, sink: &mut Sink<'_>, text: &str, delimiter: u8, number: u64) -> bool {
-        let (email, name) = match memchr::memchr(delimiter, text.as_bytes()) {
-            Some(d) => (&text[..d], &text[d + 1..]),
-            None => (text, ""),
-        };
-        // `"Woods, Freja"`: a quoted name with no `""` inside, which may hold the delimiter.
-        let (name, delimiter) = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
-            Some(inner) => (inner, b'"'),
-            None => (name, delimiter),
-        };
-        // An address in its common form has no quote or space; a leading `'` is atext, but
-        // in a cell it may be a formula guard, which the general path removes.
-        if email.starts_with('\'') || !plain_name(name, delimiter) {
-            return false;
-        }
-        let name = (!name.is_empty()).then_some(name);
+        let Some((email, name)) = plain_parts(text, delimiter) else { return false };
         let at = Position { file: sink.file, line: number, column: Some(1) };
         if !sink.builder.add_common_mailbox(sink.diags, email, at, name) {
             return false;
         }
         self.records += 1;
         true
+    }
+
+    /// [`Self::line`] for the complete lines of a chunk, which outlive the call: a plain row
+    /// is checked and its slot of the address index starts loading [`LOOKAHEAD`] rows before
+    /// it is added, so that the cache misses of a large import overlap. Rows are still added
+    /// in order, and all of them before any other line is read; call [`Self::settle`] after
+    /// the last line of the chunk.
+    #[inline]
+    pub(crate) fn line_ahead<'t>(
+        &mut self,
+        sink: &mut Sink<'_>,
+        ahead: &mut Lookahead<'t>,
+        text: &'t str,
+        number: u64,
+    ) {
+        if self.pending.is_empty()
+            && self.layout == Some(Layout::TwoColumn)
+            && let Some(delimiter) = self.delimiter
+            && let Some((email, name)) = plain_parts(text, delimiter)
+            && let Some(prepared) = sink.builder.prepare_common(email)
+        {
+            if ahead.rows.len() == LOOKAHEAD
+                && let Some(row) = ahead.rows.pop_front()
+            {
+                self.commit(sink, row);
+            }
+            ahead.rows.push_back(PlainRow { email, name, number, prepared });
+            return;
+        }
+        self.settle(sink, ahead);
+        self.line(sink, text, number);
+    }
+
+    /// Adds the rows [`Self::line_ahead`] has prepared.
+    pub(crate) fn settle(&mut self, sink: &mut Sink<'_>, ahead: &mut Lookahead<'_>) {
+        while let Some(row) = ahead.rows.pop_front() {
+            self.commit(sink, row);
+        }
+    }
+
+    fn commit(&mut self, sink: &mut Sink<'_>, row: PlainRow<'_>) {
+        let at = Position { file: sink.file, line: row.number, column: Some(1) };
+        sink.builder.commit_common(sink.diags, row.email, row.prepared, at, row.name);
+        self.records += 1;
     }
 
     /// Decides, on the first row, whether it is a header; a data row is then processed.

@@ -262,6 +262,14 @@ struct KnownDomain {
     tally: Option<usize>,
 }
 
+/// An address [`DirectoryBuilder::prepare_common`] accepted: its key's hash and the index of
+/// its domain in the counts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PreparedAddress {
+    hash: u64,
+    tally: usize,
+}
+
 /// Applies the cross-record rules as records arrive.
 #[derive(Debug)]
 pub(crate) struct DirectoryBuilder {
@@ -434,14 +442,25 @@ impl DirectoryBuilder {
         at: Position,
         name: Option<&str>,
     ) -> bool {
+        let Some(prepared) = self.prepare_common(raw) else { return false };
+        self.commit_common(diags, raw, prepared, at, name);
+        true
+    }
+
+    /// The first half of [`Self::add_common_mailbox`]: checks `raw` and starts loading its
+    /// slot of the index, changing nothing a later record could see (only what is remembered
+    /// of known domains). [`Self::commit_common`] adds it; a caller may prepare a few rows
+    /// ahead, so that their cache misses overlap, as long as it commits them in order and
+    /// before any record takes another path.
+    pub(crate) fn prepare_common(&mut self, raw: &str) -> Option<PreparedAddress> {
         // The hash is only right for an ASCII address, which the common form is; it is worked
         // out first so that its slot of the index loads while the address is checked.
         let hash = self.index.hasher.ascii_key(raw);
         self.index.prefetch(hash);
-        let Some(found) = self.common(raw) else { return false };
+        let found = self.common(raw)?;
         let known = self.known[found.slot];
         if !known.managed || !found.lower {
-            return false;
+            return None;
         }
         let tally = match known.tally {
             Some(tally) => tally,
@@ -451,9 +470,21 @@ impl DirectoryBuilder {
                 tally
             }
         };
-        let primary = Keyed { address: Cow::Borrowed(raw), hash };
-        self.add_recipient_counted(diags, primary, at, name, Some(tally));
-        true
+        Some(PreparedAddress { hash, tally })
+    }
+
+    /// The second half of [`Self::add_common_mailbox`], for the address `raw` that
+    /// [`Self::prepare_common`] accepted.
+    pub(crate) fn commit_common(
+        &mut self,
+        diags: &mut Diagnostics,
+        raw: &str,
+        prepared: PreparedAddress,
+        at: Position,
+        name: Option<&str>,
+    ) {
+        let primary = Keyed { address: Cow::Borrowed(raw), hash: prepared.hash };
+        self.add_recipient_counted(diags, primary, at, name, Some(prepared.tally));
     }
 
     /// Adds a primary address, or reports it as a duplicate or conflict. Returns the span of

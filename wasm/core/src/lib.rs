@@ -310,11 +310,15 @@ impl Validator {
         let mut rest = first;
         if chunk_clean && !transcoded && (tally.saw_utf8 || chunk_ascii) && first <= chunk_text.len() {
             let ready = matches!(parser, Parser::Csv(_) | Parser::Ldif(_));
+            let mut ahead = csv::Lookahead::default();
             rest += splitter.feed_complete(&chunk_text[first..], ready, |text, number| match parser {
-                Parser::Csv(p) => p.line(&mut sink, text, number),
+                Parser::Csv(p) => p.line_ahead(&mut sink, &mut ahead, text, number),
                 Parser::Ldif(p) => p.line(&mut sink, text, number),
                 _ => {}
             });
+            if let Parser::Csv(p) = parser {
+                p.settle(&mut sink, &mut ahead);
+            }
         }
         ctx.chunk_text = chunk_text.get(rest..).unwrap_or("");
         splitter.feed(&decoded[rest..], &mut |line| ctx.line(&mut sink, parser, tally, line));

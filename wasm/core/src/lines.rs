@@ -85,7 +85,12 @@ impl LineSplitter {
     /// an earlier chunk, and are within the limit) to `sink` as text, with their numbers, and
     /// returns how many bytes they took; the caller feeds the rest to [`Self::feed`]. Does
     /// nothing unless `ready` and no line is carried over.
-    pub(crate) fn feed_complete(&mut self, text: &str, ready: bool, mut sink: impl FnMut(&str, u64)) -> usize {
+    pub(crate) fn feed_complete<'t>(
+        &mut self,
+        text: &'t str,
+        ready: bool,
+        mut sink: impl FnMut(&'t str, u64),
+    ) -> usize {
         if !ready || self.carries() {
             return 0;
         }

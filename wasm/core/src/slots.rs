@@ -97,9 +97,18 @@ impl SlotTable {
         }
         let grown = vec![EMPTY_BUCKET; (self.buckets.len() * 2).max(1)];
         let old = std::mem::replace(&mut self.buckets, grown);
-        self.len = 0;
+        let mask = self.buckets.len() - 1;
         for entry in old.iter().flat_map(|b| b.0).filter(|&e| e != EMPTY) {
-            self.insert_unique((entry >> 32) as u32, entry as u32);
+            // Every entry is distinct and the new table is at most half full: take the first
+            // empty lane from the entry's home bucket on.
+            let mut bucket = self.home((entry >> 32) as u32);
+            loop {
+                if let Some(lane) = self.buckets[bucket].0.iter_mut().find(|e| **e == EMPTY) {
+                    *lane = entry;
+                    break;
+                }
+                bucket = (bucket + 1) & mask;
+            }
         }
     }
 
