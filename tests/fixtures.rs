@@ -193,6 +193,53 @@ fn chunk_boundaries_never_change_the_report() {
     }
 }
 
+/// A file's announced size only sizes the directory's tables: right, too small, absurdly large
+/// or absent, the report is the same. Each fixture is repeated past the 256 KiB sample after
+/// which the core projects the rest of the file.
+#[test]
+fn an_announced_file_size_never_changes_the_report() {
+    for fixture in fixtures() {
+        let options = options_of(&fixture.expect);
+        let inputs: Vec<(String, Vec<u8>)> = fixture
+            .inputs
+            .iter()
+            .map(|p| {
+                let bytes = std::fs::read(p).unwrap();
+                let mut grown = bytes.clone();
+                while !bytes.is_empty() && grown.len() < 300 * 1024 {
+                    grown.extend_from_slice(&bytes);
+                }
+                (p.file_name().unwrap().to_string_lossy().into_owned(), grown)
+            })
+            .collect();
+        if inputs.iter().any(|(_, bytes)| bytes.len() > 2 << 20) {
+            continue;
+        }
+        let run = |announce: &dyn Fn(u64) -> Option<u64>| {
+            let mut validator = Validator::new(options.clone());
+            for (name, bytes) in &inputs {
+                validator.begin_file(name.clone());
+                if let Some(size) = announce(bytes.len() as u64) {
+                    validator.expect_size(size);
+                }
+                for chunk in bytes.chunks(64 * 1024) {
+                    validator.feed(chunk);
+                }
+                validator.end_file();
+            }
+            validator.finish().report
+        };
+        let unannounced = run(&|_| None);
+        for (label, announce) in [
+            ("the true size", &(|n| Some(n)) as &dyn Fn(u64) -> Option<u64>),
+            ("a size too small", &|n| Some(n / 10)),
+            ("a size far too large", &|_| Some(u64::MAX)),
+        ] {
+            assert_eq!(unannounced, run(announce), "{}: announcing {label} changed the report", fixture.name);
+        }
+    }
+}
+
 /// A file that is one 10 MB line must be refused line by line, not buffered whole.
 #[test]
 fn ten_megabyte_single_line_is_refused() {

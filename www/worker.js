@@ -45,7 +45,7 @@ scope.addEventListener('message', async (event) => {
       scope.postMessage({ type: 'progress', progress });
     };
     for (const file of request.files) {
-      validator.beginFile(file.name);
+      validator.beginFile(file.name, file.size);
       const reader = file.stream().getReader();
       for (;;) {
         const { done, value } = await reader.read();

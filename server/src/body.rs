@@ -134,9 +134,17 @@ pub struct Upload {
     raw: Limited<ChannelReader>,
     gzip: bool,
     limit: u64,
+    /// The declared `Content-Length`, within the limit.
+    declared: Option<u64>,
 }
 
 impl Upload {
+    /// The size of the decoded body, when the request declares it: its `Content-Length`, unless
+    /// the body is compressed. Only a hint for sizing; the reader enforces the real length.
+    pub fn size(&self) -> Option<u64> {
+        self.declared.filter(|_| !self.gzip)
+    }
+
     /// The decoded bytes of the body, capped at the limit. Call this on a blocking thread.
     pub fn into_reader(self) -> Box<dyn Read + Send> {
         if self.gzip {
@@ -195,8 +203,10 @@ pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, App
             }
         }
     });
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).filter(|&n| n <= limit);
     let raw = Limited { inner: ChannelReader { rx, current: Bytes::new() }, remaining: limit };
-    Ok(Upload { raw, gzip, limit })
+    Ok(Upload { raw, gzip, limit, declared })
 }
 
 /// How patient the server is with a client that sends a request body.

@@ -67,9 +67,17 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 }
 
 fn feed_file(validator: &mut Validator, path: &PathBuf, name: &str, buffer: &mut [u8]) -> io::Result<()> {
-    let mut reader: Box<dyn Read> =
-        if path.as_os_str() == "-" { Box::new(io::stdin().lock()) } else { Box::new(File::open(path)?) };
     validator.begin_file(name);
+    let mut reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = File::open(path)?;
+        // A regular file's size lets the core size its tables once; a pipe's says nothing.
+        if let Some(meta) = file.metadata().ok().filter(|m| m.is_file()) {
+            validator.expect_size(meta.len());
+        }
+        Box::new(file)
+    };
     loop {
         let n = match reader.read(buffer) {
             Ok(0) => break,

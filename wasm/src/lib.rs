@@ -6,7 +6,7 @@
 //!
 //! ```js
 //! const validator = new Validator({ format: 'auto', managedDomains: ['example.com'], previewLimit: 200 });
-//! validator.beginFile('users.ldif');
+//! validator.beginFile('users.ldif', file.size);   // the size is optional
 //! validator.feed(chunk);                 // a Uint8Array, as often as needed
 //! validator.progress();                  // { bytes, records }
 //! const { report, preview, directory } = validator.finish();
@@ -82,10 +82,15 @@ impl Validator {
         Ok(Validator { inner: Some(dirgate_core::Validator::new(core)), preview_limit: options.preview_limit })
     }
 
-    /// Starts the next file of the import.
+    /// Starts the next file of the import: `beginFile(name, size)`. The size (`File.size`) is
+    /// optional; given, it lets the core size its tables once for the whole file.
     #[wasm_bindgen(js_name = beginFile)]
-    pub fn begin_file(&mut self, name: &str) -> Result<(), JsValue> {
-        self.open()?.begin_file(name);
+    pub fn begin_file(&mut self, name: &str, size: Option<f64>) -> Result<(), JsValue> {
+        let validator = self.open()?;
+        validator.begin_file(name);
+        if let Some(size) = size.filter(|s| s.is_finite() && *s >= 0.0) {
+            validator.expect_size(size as u64);
+        }
         Ok(())
     }
 

@@ -144,9 +144,11 @@ enum Source {
     Multipart(mpsc::Receiver<Result<Piece>>),
 }
 
-/// One step of reading raw files: a new file begins, or the next bytes of the current one.
+/// One step of reading raw files: a new file begins, its size is announced, or the next bytes
+/// of the current one.
 enum Piece {
     File(String),
+    Size(u64),
     Data(Bytes),
     Description(String),
 }
@@ -170,6 +172,7 @@ fn validate_files(options: Options, mut next: impl FnMut() -> Result<Option<Piec
                 files.push(FileMeta { name, ..FileMeta::default() });
                 hasher = Some(Sha256::new());
             }
+            Piece::Size(bytes) => validator.expect_size(bytes),
             Piece::Data(bytes) => {
                 let (Some(file), Some(h)) = (files.last_mut(), hasher.as_mut()) else { continue };
                 file.size += bytes.len() as u64;
@@ -199,12 +202,16 @@ fn validate_files(options: Options, mut next: impl FnMut() -> Result<Option<Piec
 
 /// One raw body is one file.
 fn validate_raw(upload: Upload, limit: u64, options: Options, name: String) -> Result<Received> {
+    let mut size = upload.size();
     let mut upload = upload.into_reader();
     let mut name = Some(name);
     let mut buffer = vec![0u8; CHUNK_BYTES];
     validate_files(options, move || {
         if let Some(name) = name.take() {
             return Ok(Some(Piece::File(name)));
+        }
+        if let Some(size) = size.take() {
+            return Ok(Some(Piece::Size(size)));
         }
         loop {
             return match upload.read(&mut buffer) {

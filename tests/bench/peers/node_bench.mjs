@@ -27,7 +27,7 @@ async function dirgateWasm() {
   const wasm = await init({ module_or_path: fs.readFileSync(path.join(pkg, 'dirgate_wasm_bg.wasm')) });
   const started = performance.now();
   const validator = new Validator({ format, managedDomains: [], previewLimit: 100 });
-  validator.beginFile(path.basename(file));
+  validator.beginFile(path.basename(file), fs.statSync(file).size);
   for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK })) {
     validator.feed(chunk);
   }

@@ -41,10 +41,12 @@ fn load(name: &str) -> Option<Vec<u8>> {
     }
 }
 
-/// The core, fed as the CLI and the browser feed it: in fixed-size chunks.
+/// The core, fed as the CLI and the browser feed it: the file's size announced, then the file in
+/// fixed-size chunks.
 fn validate(name: &str, bytes: &[u8]) -> u64 {
     let mut validator = Validator::new(Options::default());
     validator.begin_file(name);
+    validator.expect_size(bytes.len() as u64);
     for chunk in bytes.chunks(CHUNK) {
         validator.feed(chunk);
     }

@@ -169,6 +169,14 @@ impl Records {
     }
 }
 
+/// The address index's entries and the directory's rows, counted together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sizes {
+    pub addresses: usize,
+    pub recipients: usize,
+    pub aliases: usize,
+}
+
 /// Every address of the import, case-insensitively, without a second copy of any of them: the
 /// table holds only slots into [`Records`], and hashes and compares the stored addresses.
 #[derive(Debug, Default)]
@@ -332,6 +340,20 @@ impl DirectoryBuilder {
     pub(crate) fn record_count(&self) -> u64 {
         let d = &self.records.directory;
         (d.recipient_count() + d.alias_count() + self.records.groups.len()) as u64
+    }
+
+    /// How much the directory holds so far, to project what a file will add from what its
+    /// first bytes added.
+    pub(crate) fn sizes(&self) -> Sizes {
+        let d = &self.records.directory;
+        Sizes { addresses: self.index.table.len(), recipients: d.recipient_count(), aliases: d.alias_count() }
+    }
+
+    /// Makes room for `more` addresses and rows at once: the index is placed once instead of
+    /// re-placed at every doubling.
+    pub(crate) fn reserve(&mut self, more: Sizes) {
+        self.index.table.reserve(more.addresses);
+        self.records.directory.reserve_rows(more.recipients, more.aliases);
     }
 
     /// Counts an entry that carried no address at all.

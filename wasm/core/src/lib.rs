@@ -48,7 +48,7 @@ pub use encoding::Encoding;
 pub use model::{Alias, Directory, Group, Members, Recipient};
 
 use diagnostic::Diagnostics;
-use directory::{DirectoryBuilder, GroupDraft, Located, MailboxDraft};
+use directory::{DirectoryBuilder, GroupDraft, Located, MailboxDraft, Sizes};
 use encoding::{ByteDecoder, LineEncoding};
 use lines::{Line, LineSplitter};
 
@@ -214,7 +214,19 @@ struct FileState {
     bytes: u64,
     tally: EncodingTally,
     scratch: Vec<u8>,
+    /// The file's size as the caller announced it, until its first bytes have been used to
+    /// size the directory for the rest; and how much the directory held when the file began.
+    expected: Option<u64>,
+    start: Sizes,
 }
+
+/// The first bytes of a file of known size whose records are projected over the rest.
+const SIZE_SAMPLE: u64 = 256 * 1024;
+/// The fewest bytes one address can take in any format (`a@b.c` and a line break), which
+/// bounds what a projection may reserve.
+const MIN_ADDRESS_BYTES: u64 = 6;
+/// The most index entries a projection reserves: past this the tables grow as they fill.
+const MAX_RESERVED_ADDRESSES: u64 = 1 << 22;
 
 /// The streaming validator: `begin_file`, `feed` chunks, `end_file`, repeat, then `finish`.
 pub struct Validator {
@@ -268,7 +280,21 @@ impl Validator {
             bytes: 0,
             tally: EncodingTally { saw_utf8: false, windows_1252_lines: Vec::new(), windows_1252_total: 0 },
             scratch: Vec::new(),
+            expected: None,
+            start: self.builder.sizes(),
         });
+    }
+
+    /// Announces the current file's size in bytes, when the caller knows it (`File.size` in
+    /// the browser, the file's metadata on the command line). Once the first
+    /// 256 KiB have been read, the records they held are projected over the rest of the file
+    /// and the address index and the directory's rows are sized for them once, instead of
+    /// being grown by doubling as they fill. Only a hint: a wrong size costs at most some
+    /// memory or some growth, never a different result.
+    pub fn expect_size(&mut self, bytes: u64) {
+        if let Some(file) = self.current.as_mut() {
+            file.expected = Some(bytes).filter(|_| file.bytes < SIZE_SAMPLE);
+        }
     }
 
     /// Feeds the next chunk of the current file. Chunks may split lines and characters anywhere.
@@ -277,7 +303,39 @@ impl Validator {
             self.begin_file(format!("file{}", self.files.len() + 1));
         }
         self.bytes += chunk.len() as u64;
-        self.feed_decoder(chunk, false);
+        let Some(file) = self.current.as_ref() else { return };
+        if file.expected.is_none() {
+            return self.feed_decoder(chunk, false);
+        }
+        // Read the sample alone, project it, then read the rest.
+        let sample = usize::try_from(SIZE_SAMPLE - file.bytes).map_or(chunk.len(), |n| n.min(chunk.len()));
+        self.feed_decoder(&chunk[..sample], false);
+        self.project_file_size();
+        if sample < chunk.len() {
+            self.feed_decoder(&chunk[sample..], false);
+        }
+    }
+
+    /// Once a file of announced size has been sampled, reserves what the rest should add.
+    fn project_file_size(&mut self) {
+        let Some(file) = self.current.as_mut() else { return };
+        let Some(expected) = file.expected.filter(|_| file.bytes >= SIZE_SAMPLE) else { return };
+        file.expected = None;
+        let remaining = expected.saturating_sub(file.bytes);
+        let now = self.builder.sizes();
+        let start = file.start;
+        // What the sample added, scaled to the remaining bytes with a sixteenth to spare.
+        let project = |now: usize, then: usize, cap: u64| {
+            let added = now.saturating_sub(then) as u64;
+            let more = (u128::from(added) * u128::from(remaining) / u128::from(file.bytes)) as u64;
+            usize::try_from((more + more / 16).min(cap)).unwrap_or(usize::MAX)
+        };
+        let cap = (remaining / MIN_ADDRESS_BYTES).min(MAX_RESERVED_ADDRESSES);
+        self.builder.reserve(Sizes {
+            addresses: project(now.addresses, start.addresses, cap),
+            recipients: project(now.recipients, start.recipients, cap),
+            aliases: project(now.aliases, start.aliases, cap),
+        });
     }
 
     fn feed_decoder(&mut self, chunk: &[u8], last: bool) {
@@ -533,6 +591,7 @@ pub(crate) fn clean_name(diags: &mut Diagnostics, name: &str, at: Position) -> O
 pub fn validate_bytes(name: &str, bytes: &[u8], options: Options) -> Outcome {
     let mut validator = Validator::new(options);
     validator.begin_file(name);
+    validator.expect_size(bytes.len() as u64);
     validator.feed(bytes);
     validator.finish()
 }

@@ -360,6 +360,13 @@ impl Directory {
         self.aliases[index]
     }
 
+    /// Makes room for more rows at once, rather than by doubling, which in wasm leaves each
+    /// outgrown array behind as a hole in the module's memory.
+    pub(crate) fn reserve_rows(&mut self, recipients: usize, aliases: usize) {
+        self.recipients.reserve_exact(recipients);
+        self.aliases.reserve_exact(aliases);
+    }
+
     pub(crate) fn recipient_count(&self) -> usize {
         self.recipients.len()
     }

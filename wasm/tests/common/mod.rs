@@ -100,7 +100,7 @@ fn run(fixture: &Fixture, chunk: usize) -> Value {
     let options = options_of(&expect).serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap();
     let mut validator = Validator::new(options).unwrap();
     for (name, bytes) in fixture.inputs {
-        validator.begin_file(name).unwrap();
+        validator.begin_file(name, Some(bytes.len() as f64)).unwrap();
         for piece in bytes.chunks(chunk) {
             validator.feed(piece).unwrap();
         }
