@@ -115,9 +115,10 @@ async function sha256(file) {
 }
 
 /**
- * The gzip-compressed JSON body of a checked import. The core gives the directory as the JSON
- * text of one object; its closing brace is replaced by the files and the description, so that
- * a million records never become JavaScript objects.
+ * The gzip-compressed JSON body of a checked import. The core gives the directory as a Blob of
+ * the JSON text of one object; its closing brace (the last byte) is replaced by the files and
+ * the description, so that a million records never become JavaScript objects and the body is
+ * never copied whole.
  * @param {File[]} files
  * @param {Validation} validation
  * @param {string} description
@@ -130,9 +131,9 @@ export async function directoryBody(files, validation, description) {
     const report = validation.report.files[index];
     meta.push({ name: file.name, size: file.size, sha256: await sha256(file), format: report?.format ?? null, encoding: report?.encoding ?? null });
   }
-  const directory = /** @type {Uint8Array<ArrayBuffer>} */ (validation.directory);
+  const directory = validation.directory;
   const json = new Blob([
-    directory.subarray(0, directory.lastIndexOf(0x7d)),
+    directory.slice(0, directory.size - 1),
     `,"files":${JSON.stringify(meta)},"description":${JSON.stringify(description)}}`,
   ]);
   return new Response(json.stream().pipeThrough(new CompressionStream('gzip'))).blob();

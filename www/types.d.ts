@@ -278,8 +278,9 @@ export interface ValidationProgress {
 export interface Validation {
   report: Report;
   preview: Preview;
-  /** The normalised directory (valid records only), as UTF-8 JSON. */
-  directory: Uint8Array;
+  /** The normalised directory (valid records only), as UTF-8 JSON: one object whose last byte
+   * is its closing brace. A `Blob`, so that the body is never held whole in the worker. */
+  directory: Blob;
   seconds: number;
   bytes: number;
   peakWasmBytes: number;

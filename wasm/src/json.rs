@@ -1,15 +1,31 @@
-//! The upload body: a [`Directory`] as compact JSON, written directly.
+//! The upload body: a [`Directory`] as compact JSON, written directly, a piece at a time.
 //!
 //! The bytes are exactly what `serde_json::to_vec(&directory)` gives (the tests compare them on
 //! every fixture), but written without serde's per-value calls: a million recipients are a
 //! 66 MB body, and in the browser `serde_json` spent as long producing it as the validation
 //! itself took. Strings are copied in runs between the few bytes that JSON escapes.
+//!
+//! The body is handed out in pieces of about [`PIECE`] bytes rather than as one buffer, so
+//! that the caller can move each piece out of wasm memory (into a `Blob`) before the next is
+//! written: a body held whole would sit in wasm memory beside the directory it was written from,
+//! and wasm memory never shrinks.
 
 use dirgate_core::Directory;
 
-/// `directory` as the JSON object `{"recipients":[…],"aliases":[…],"groups":[…]}`.
-pub fn directory_json(directory: &Directory) -> Vec<u8> {
-    let mut out = Vec::with_capacity(estimate(directory));
+/// The size a piece of the body reaches before it is handed out (one record may take it past).
+pub const PIECE: usize = 4 << 20;
+
+/// Writes `directory` as the JSON object `{"recipients":[…],"aliases":[…],"groups":[…]}`,
+/// calling `emit` with each piece of at least `piece` bytes (the last may be shorter). The
+/// pieces are written into one buffer, reused.
+pub fn write_directory_json(directory: &Directory, piece: usize, mut emit: impl FnMut(&[u8])) {
+    let mut out = Vec::with_capacity(piece + piece / 8);
+    let mut flush = |out: &mut Vec<u8>| {
+        if out.len() >= piece {
+            emit(out);
+            out.clear();
+        }
+    };
     out.extend_from_slice(b"{\"recipients\":[");
     for (i, r) in directory.recipients().enumerate() {
         comma(&mut out, i);
@@ -20,6 +36,7 @@ pub fn directory_json(directory: &Directory) -> Vec<u8> {
             string(&mut out, name);
         }
         out.push(b'}');
+        flush(&mut out);
     }
     out.extend_from_slice(b"],\"aliases\":[");
     for (i, a) in directory.aliases().enumerate() {
@@ -29,6 +46,7 @@ pub fn directory_json(directory: &Directory) -> Vec<u8> {
         out.extend_from_slice(b",\"target\":");
         string(&mut out, a.target);
         out.push(b'}');
+        flush(&mut out);
     }
     out.extend_from_slice(b"],\"groups\":[");
     for (i, g) in directory.groups().enumerate() {
@@ -47,21 +65,21 @@ pub fn directory_json(directory: &Directory) -> Vec<u8> {
         for (j, member) in g.members.iter().enumerate() {
             comma(&mut out, j);
             string(&mut out, member);
+            flush(&mut out);
         }
         out.extend_from_slice(b"]}");
+        flush(&mut out);
     }
     out.extend_from_slice(b"]}");
-    out
+    emit(&out);
 }
 
-/// The body's size but for escapes (and a little room for them), so that it is allocated once:
-/// growing a 66 MB buffer would copy it, and in wasm keep both copies' memory.
-fn estimate(directory: &Directory) -> usize {
-    // The JSON around each record's strings: `{"address":"","name":""},` and the like.
-    let records = 25 * directory.recipients().len() + 27 * directory.aliases().len() + 46 * directory.groups().len();
-    let strings = directory.text_bytes() + 3 * directory.member_count();
-    let exact = 64 + records + strings;
-    exact + exact / 64
+/// The whole body in one buffer.
+#[cfg(test)]
+fn directory_json(directory: &Directory) -> Vec<u8> {
+    let mut body = Vec::new();
+    write_directory_json(directory, PIECE, |piece| body.extend_from_slice(piece));
+    body
 }
 
 fn comma(out: &mut Vec<u8>, index: usize) {
@@ -135,5 +153,13 @@ mod tests {
         directory.push_group("empty", None, None, std::iter::empty());
         assert_eq!(String::from_utf8(directory_json(&directory)).unwrap(), serde_json::to_string(&directory).unwrap());
         assert_eq!(directory_json(&Directory::default()), serde_json::to_vec(&Directory::default()).unwrap());
+        // Cut into pieces of any size, the body is the same bytes, and only the last piece is
+        // shorter than asked for.
+        for size in [1, 7, 64, 1 << 20] {
+            let mut pieces = Vec::new();
+            write_directory_json(&directory, size, |piece| pieces.push(piece.to_vec()));
+            assert_eq!(pieces.concat(), directory_json(&directory), "pieces of {size} bytes");
+            assert!(pieces[..pieces.len() - 1].iter().all(|p| p.len() >= size), "pieces of {size} bytes");
+        }
     }
 }

@@ -14,9 +14,11 @@
 //!
 //! `report` has the wire shape of `dirgate check --json` (the server's shape, snake_case);
 //! `preview` holds the first `previewLimit` recipients, aliases and groups; `directory` is the
-//! normalised directory (valid records only) as UTF-8 JSON bytes, ready to upload. It is bytes
-//! rather than objects because a million records as JavaScript objects would cost the worker
-//! far more memory and time than the JSON text the upload needs anyway; [`json`] writes them.
+//! normalised directory (valid records only) as a `Blob` of UTF-8 JSON, ready to upload. It is
+//! JSON text rather than objects because a million records as JavaScript objects would cost the
+//! worker far more memory and time than the JSON the upload needs anyway; it is a `Blob` built
+//! piece by piece, because the body held whole in wasm memory would double the module's peak
+//! (wasm memory never shrinks). [`json`] writes the pieces.
 
 mod json;
 
@@ -47,14 +49,16 @@ struct ProgressDto {
     records: u64,
 }
 
-/// `finish()`: the report, a preview, and the directory to upload.
+/// `finish()`: the report and a preview; the directory to upload is added as a `Blob`.
 #[derive(Serialize)]
 struct FinishedDto {
     report: dirgate_core::Report,
     preview: Directory,
-    #[serde(skip)]
-    directory: Vec<u8>,
 }
+
+/// How many pieces of the body wait in JavaScript before they are folded into one `Blob`, so
+/// that their `ArrayBuffer`s can go.
+const PIECES_PER_BLOB: u32 = 16;
 
 /// The streaming validator of one import: `beginFile`, `feed` chunks, repeat per file, `finish`.
 #[wasm_bindgen]
@@ -110,19 +114,43 @@ impl Validator {
     /// Ends the import: `{ report, preview, directory }`. The validator cannot be used again.
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
         let outcome = self.inner.take().ok_or_else(finished)?.finish();
-        let directory = json::directory_json(&outcome.directory);
-        let limit = self.preview_limit;
-        let preview = outcome.directory.head(limit);
+        let directory = directory_blob(&outcome.directory)?;
+        let preview = outcome.directory.head(self.preview_limit);
         drop(outcome.directory);
-        let finished = FinishedDto { report: outcome.report, preview, directory };
-        let value = to_js(&finished)?;
-        let bytes = js_sys::Uint8Array::from(finished.directory.as_slice());
-        js_sys::Reflect::set(&value, &JsValue::from_str("directory"), &bytes)?;
+        let value = to_js(&FinishedDto { report: outcome.report, preview })?;
+        js_sys::Reflect::set(&value, &JsValue::from_str("directory"), &directory)?;
         Ok(value)
     }
 
     fn open(&mut self) -> Result<&mut dirgate_core::Validator, JsValue> {
         self.inner.as_mut().ok_or_else(finished)
+    }
+}
+
+/// The directory's JSON body as a `Blob`, each piece copied out of wasm memory as it is written
+/// and the pieces folded into the `Blob` every [`PIECES_PER_BLOB`], so that neither wasm memory
+/// nor the JavaScript heap ever holds the whole body.
+fn directory_blob(directory: &Directory) -> Result<web_sys::Blob, JsValue> {
+    let parts = js_sys::Array::new();
+    let mut failed = None;
+    json::write_directory_json(directory, json::PIECE, |piece| {
+        if failed.is_some() {
+            return;
+        }
+        parts.push(&js_sys::Uint8Array::from(piece));
+        if parts.length() > PIECES_PER_BLOB {
+            match web_sys::Blob::new_with_blob_sequence(&parts) {
+                Ok(blob) => {
+                    parts.set_length(0);
+                    parts.push(&blob);
+                }
+                Err(error) => failed = Some(error),
+            }
+        }
+    });
+    match failed {
+        Some(error) => Err(error),
+        None => web_sys::Blob::new_with_blob_sequence(&parts),
     }
 }
 

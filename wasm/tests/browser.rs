@@ -9,6 +9,6 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
-fn every_fixture_matches_its_expectation_in_chromium() {
-    common::every_fixture_matches_its_expectation();
+async fn every_fixture_matches_its_expectation_in_chromium() {
+    common::every_fixture_matches_its_expectation().await;
 }

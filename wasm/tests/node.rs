@@ -6,6 +6,6 @@ mod common;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen_test]
-fn every_fixture_matches_its_expectation_in_node() {
-    common::every_fixture_matches_its_expectation();
+async fn every_fixture_matches_its_expectation_in_node() {
+    common::every_fixture_matches_its_expectation().await;
 }

@@ -132,11 +132,6 @@ impl Text {
         Span { block: block as u32, start: start as u32, len: s.len() as u32 }
     }
 
-    /// The bytes of every string kept.
-    pub(crate) fn bytes(&self) -> usize {
-        self.blocks.iter().map(String::len).sum()
-    }
-
     pub(crate) fn get(&self, span: Span) -> &str {
         let start = span.start as usize;
         &self.blocks[span.block as usize][start..start + span.len as usize]
@@ -273,16 +268,6 @@ impl Directory {
             self.members.push(span);
         }
         self.groups.push(GroupRow { name, dn, address, members: (first, self.members.len()) });
-    }
-
-    /// The bytes of all its strings together.
-    pub fn text_bytes(&self) -> usize {
-        self.text.bytes()
-    }
-
-    /// How many group members there are, over all groups.
-    pub fn member_count(&self) -> usize {
-        self.members.len()
     }
 
     /// A directory of records held one by one, as a JSON upload carries them.
