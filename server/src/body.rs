@@ -157,7 +157,7 @@ impl Upload {
 
 /// Starts reading `body`. Must be called on the async side; the [`Upload`] is then moved to a
 /// blocking thread. Refuses unknown encodings (415); a declared length over the limit was already
-/// refused by the router (`routes::refuse_declared_oversize`).
+/// refused by the router (`routes::JsonApi`).
 pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, AppError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
