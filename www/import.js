@@ -2,20 +2,21 @@
 /**
  * Everything that touches import files: choosing or dropping them, checking them in the browser
  * (validate.js runs the wasm core in a Web Worker), and sending the normalised directory to the
- * server for the dry run and the import. No other module reads a file's contents, and this one
- * never interprets them: every check is the core's, and the server re-validates what it gets.
+ * server for the dry run and the import. No other page module reads a file's contents (the
+ * worker does, for the check and the digests), and none interprets them: every check is the
+ * core's, and the server re-validates what it gets.
  *
  * The upload is JSON (`{recipients, aliases, groups, files, description}`), gzip-compressed with
- * `CompressionStream` and sent with `Content-Encoding: gzip`. Each file's SHA-256 is computed by
- * `crypto.subtle` over the whole file read into memory once, when the directory is first sent
- * (`crypto.subtle` has no streaming digest; the core's memory bound applies to validation, and
- * the server caps uploads at 128 MiB anyway).
+ * `CompressionStream` and sent with `Content-Encoding: gzip`. Each file's SHA-256 is worked out
+ * when the directory is first sent, by the same worker script streaming the file through the
+ * wasm module's `FileDigest` (`crypto.subtle` has no streaming digest, and reading a 700 MB
+ * export whole would undo the bounded memory of the check).
  */
 
 import { upload } from './api.js';
 import { h, uid } from './render/dom.js';
 import { formatBytes } from './render/locale.js';
-import { validateFiles } from './validate.js';
+import { digestFiles, validateFiles } from './validate.js';
 
 /** @typedef {import('./types.js').ImportFormat} ImportFormat */
 /** @typedef {import('./types.js').DryRunResponse} DryRunResponse */
@@ -105,16 +106,6 @@ export function checkFiles(files, options, onProgress) {
 }
 
 /**
- * The hex SHA-256 of a file.
- * @param {File} file
- * @returns {Promise<string>}
- */
-async function sha256(file) {
-  const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer());
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-/**
  * The gzip-compressed JSON body of a checked import. The core gives the directory as a Blob of
  * the JSON text of one object; its closing brace (the last byte) is replaced by the files and
  * the description, so that a million records never become JavaScript objects and the body is
@@ -125,12 +116,12 @@ async function sha256(file) {
  * @returns {Promise<Blob>}
  */
 export async function directoryBody(files, validation, description) {
+  const digests = await digestFiles(files);
   /** @type {FileMeta[]} */
-  const meta = [];
-  for (const [index, file] of files.entries()) {
+  const meta = files.map((file, index) => {
     const report = validation.report.files[index];
-    meta.push({ name: file.name, size: file.size, sha256: await sha256(file), format: report?.format ?? null, encoding: report?.encoding ?? null });
-  }
+    return { name: file.name, size: file.size, sha256: digests[index], format: report?.format ?? null, encoding: report?.encoding ?? null };
+  });
   const directory = validation.directory;
   const json = new Blob([
     directory.slice(0, directory.size - 1),

@@ -265,6 +265,11 @@ export interface ValidateRequest {
   options: ValidatorOptions;
 }
 
+/** What the page sends the worker for the files' SHA-256 digests. */
+export interface DigestRequest {
+  digest: File[];
+}
+
 /** Posted by the worker while it reads. */
 export interface ValidationProgress {
   bytes: number;

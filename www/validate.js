@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The page's side of in-browser validation: starts a worker (worker.js, which runs the wasm
- * core), relays its progress, and returns the report, a preview and the normalised directory.
+ * core), relays its progress, and returns the report, a preview and the normalised directory;
+ * and the files' digests for the upload, from the same worker script.
  * Nothing here looks at the file's bytes.
  */
 
@@ -53,4 +54,31 @@ export function validateFiles(files, options, onProgress) {
   });
   worker.postMessage({ files, options });
   return { result, cancel: () => fail(new ValidationCancelled()) };
+}
+
+/**
+ * Each file's SHA-256 as lower-case hex, in order, worked out in a Web Worker that streams the
+ * file: `crypto.subtle.digest` would need each file whole in the page's memory.
+ * @param {File[]} files
+ * @returns {Promise<string[]>}
+ */
+export function digestFiles(files) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'dirgate-digest' });
+  return new Promise((resolve, reject) => {
+    worker.addEventListener('message', (event) => {
+      worker.terminate();
+      const message = event.data;
+      if (message.type === 'digests') {
+        resolve(message.digests);
+      } else {
+        reject(new Error(`The files could not be read: ${message.message}`));
+      }
+    });
+    worker.addEventListener('error', (event) => {
+      event.preventDefault();
+      worker.terminate();
+      reject(new Error('The browser could not start the file reader. Reload the page and try again.'));
+    });
+    worker.postMessage({ digest: files });
+  });
 }

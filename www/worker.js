@@ -4,14 +4,18 @@
  * read chunk by chunk from `File.stream()`, so that the page stays responsive and memory does
  * not grow with the file's size. It never interprets the bytes itself: every check is the core's.
  *
- * Messages in: `{ files, options }` (one validation per worker; cancel = `terminate()`).
+ * Messages in: `{ files, options }` (one validation per worker; cancel = `terminate()`), or
+ * `{ digest: files }` for each file's SHA-256, read the same way.
  * Messages out: `{ type: 'progress', progress }` at most every 100 ms, then
- * `{ type: 'done', result }` (the directory's buffer is transferred), or `{ type: 'failed', message }`.
+ * `{ type: 'done', result }` (the directory is a Blob, passed by reference), or
+ * `{ type: 'digests', digests }` (lower-case hex, in the files' order), or
+ * `{ type: 'failed', message }`.
  */
 
-import init, { Validator } from './pkg/dirgate_wasm.js';
+import init, { FileDigest, Validator } from './pkg/dirgate_wasm.js';
 
 /** @typedef {import('./types.js').ValidateRequest} ValidateRequest */
+/** @typedef {import('./types.js').DigestRequest} DigestRequest */
 /** @typedef {import('./types.js').ValidationProgress} ValidationProgress */
 /** @typedef {import('./types.js').Validation} Validation */
 
@@ -22,9 +26,44 @@ const PROGRESS_EVERY = 100;
 // same shape as a Worker's.
 const scope = /** @type {Worker} */ (/** @type {unknown} */ (self));
 
+/**
+ * Each file's SHA-256, streamed chunk by chunk: memory stays at one chunk whatever the size.
+ * @param {File[]} files
+ * @returns {Promise<string[]>}
+ */
+async function digests(files) {
+  const digest = new FileDigest();
+  /** @type {string[]} */
+  const hex = [];
+  try {
+    for (const file of files) {
+      const reader = file.stream().getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        digest.update(value);
+      }
+      hex.push(digest.hex());
+    }
+  } finally {
+    digest.free();
+  }
+  return hex;
+}
+
 scope.addEventListener('message', async (event) => {
-  /** @type {ValidateRequest} */
-  const request = event.data;
+  /** @type {ValidateRequest | DigestRequest} */
+  const message = event.data;
+  if ('digest' in message) {
+    try {
+      await init();
+      scope.postMessage({ type: 'digests', digests: await digests(message.digest) });
+    } catch (error) {
+      scope.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+    }
+    return;
+  }
+  const request = message;
   try {
     const wasm = await init();
     const validator = new Validator(request.options);

@@ -1,7 +1,8 @@
 //! # dirgate-wasm
 //!
 //! The browser's binding to [`dirgate_core`]: one streaming `Validator` class, fed the chunks a
-//! Web Worker reads from `File.stream()`. Each method decodes its arguments, calls the core and
+//! Web Worker reads from `File.stream()` (and [`FileDigest`], a streaming SHA-256 for the
+//! upload's file metadata). Each method decodes its arguments, calls the core and
 //! maps the result into plain JavaScript values; names are camelCase only here, at the boundary.
 //!
 //! ```js
@@ -20,8 +21,10 @@
 //! piece by piece, because the body held whole in wasm memory would double the module's peak
 //! (wasm memory never shrinks). [`json`] writes the pieces.
 
+mod digest;
 mod json;
 
+pub use digest::FileDigest;
 use dirgate_core::{Directory, FormatChoice, Options};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
