@@ -327,8 +327,9 @@ impl Validator {
         // What the sample added, scaled to the remaining bytes with a sixteenth to spare.
         let project = |now: usize, then: usize, cap: u64| {
             let added = now.saturating_sub(then) as u64;
-            let more = (u128::from(added) * u128::from(remaining) / u128::from(file.bytes)) as u64;
-            usize::try_from((more + more / 16).min(cap)).unwrap_or(usize::MAX)
+            let more =
+                u64::try_from(u128::from(added) * u128::from(remaining) / u128::from(file.bytes)).unwrap_or(u64::MAX);
+            usize::try_from(more.saturating_add(more / 16).min(cap)).unwrap_or(usize::MAX)
         };
         let cap = (remaining / MIN_ADDRESS_BYTES).min(MAX_RESERVED_ADDRESSES);
         self.builder.reserve(Sizes {
