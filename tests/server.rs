@@ -283,6 +283,28 @@ fn the_daily_import_limit_answers_429_with_retry_after() {
     assert_eq!(domain_stats(&acme.stats(), "example.com"), (2, 0, 0));
 }
 
+/// A multipart body that ends before its closing boundary is refused, says how much of it
+/// arrived against what it declared, and changes nothing.
+#[test]
+fn a_cut_off_multipart_body_is_refused_with_how_much_arrived() {
+    let server = Server::start();
+    let (_, acme) = server.tenant("Acme", &["example.com"]);
+    assert_eq!(acme.import_raw("before.csv", &users("example.com", 0..2), "").0, 201);
+    let boundary = "dirgate-test-boundary-cut";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nann@example.com\r\n"
+    );
+    let request = acme
+        .request("POST", "/api/v1/imports")
+        .set("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
+    let answer = acme.send(request, Some(body.as_bytes()));
+    let error = answer.json();
+    assert_error(answer.status, &error, 400, "bad-multipart");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("after {} of {} bytes", body.len(), body.len())), "{message}");
+    assert_eq!(domain_stats(&acme.stats(), "example.com"), (2, 0, 0));
+}
+
 #[test]
 fn exports_re_import_to_an_identical_directory() {
     let server = Server::start();

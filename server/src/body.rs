@@ -155,6 +155,11 @@ impl Upload {
     }
 }
 
+/// The body's length as the request declares it (`Content-Length`), if it does and it is a number.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
 /// Starts reading `body`. Must be called on the async side; the [`Upload`] is then moved to a
 /// blocking thread. Refuses unknown encodings (415); a declared length over the limit was already
 /// refused by the router (`routes::JsonApi`).
@@ -203,8 +208,7 @@ pub fn upload(body: Body, headers: &HeaderMap, limit: u64) -> Result<Upload, App
             }
         }
     });
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).filter(|&n| n <= limit);
+    let declared = declared_length(headers).filter(|&n| n <= limit);
     let raw = Limited { inner: ChannelReader { rx, current: Bytes::new() }, remaining: limit };
     Ok(Upload { raw, gzip, limit, declared })
 }

@@ -3,6 +3,8 @@
 //! rollback. The sync route reuses [`receive`] and [`apply`].
 
 use std::io::{BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -11,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use dirgate_core::{Alias, Code, Directory, FormatChoice, Group, Options, Recipient, Report, Severity, Validator};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -226,15 +229,30 @@ fn validate_raw(upload: Upload, limit: u64, options: Options, name: String) -> R
 
 /// A `multipart/form-data` body: every part with a file name is a file of the import, and a
 /// part named `description` is the description. Parts are pumped to the blocking validator
-/// as they arrive; the limit applies to the whole body.
-fn pump_multipart(body: Body, boundary: String, limit: u64) -> mpsc::Receiver<Result<Piece>> {
+/// as they arrive; the limit applies to the whole body. A body that cannot be read is answered
+/// with how much of it arrived, against its declared length, so that a cut-off body shows.
+fn pump_multipart(body: Body, declared: Option<u64>, boundary: String, limit: u64) -> mpsc::Receiver<Result<Piece>> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
+        let received = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&received);
+        let stream = body.into_data_stream().inspect(move |frame| {
+            if let Ok(bytes) = frame {
+                counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+        });
         let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit));
-        let mut multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+        let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
         let fail = |e: multer::Error| match e {
             multer::Error::StreamSizeExceeded { .. } => AppError::too_large(limit),
-            other => AppError::bad_request("bad-multipart", format!("the multipart body could not be read: {other}")),
+            other => {
+                let received = received.load(Ordering::Relaxed);
+                let of = declared.map(|n| format!(" of {n}")).unwrap_or_default();
+                AppError::bad_request(
+                    "bad-multipart",
+                    format!("the multipart body could not be read after {received}{of} bytes: {other}"),
+                )
+            }
         };
         loop {
             let mut field = match multipart.next_field().await {
@@ -329,7 +347,7 @@ pub async fn receive(
 ) -> Result<Received> {
     let limit = state.config.max_upload_bytes;
     let source = match multipart_boundary(headers)? {
-        Some(boundary) => Source::Multipart(pump_multipart(body, boundary, limit)),
+        Some(boundary) => Source::Multipart(pump_multipart(body, body::declared_length(headers), boundary, limit)),
         None if is_json(headers) => Source::Json(body::upload(body, headers, limit)?),
         None => Source::Raw(body::upload(body, headers, limit)?),
     };

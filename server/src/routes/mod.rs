@@ -117,11 +117,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let limit = if is_upload(&request) { self.limits.max_upload_bytes } else { self.limits.max_json_bytes };
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = crate::body::declared_length(request.headers());
         if declared.is_some_and(|n| n > limit) {
             return Either::Left(ready(Ok(AppError::too_large(limit).into_response())));
         }
