@@ -147,11 +147,10 @@ enum Source {
     Multipart(mpsc::Receiver<Result<Piece>>),
 }
 
-/// One step of reading raw files: a new file begins, its size is announced, or the next bytes
-/// of the current one.
+/// One step of reading raw files: a new file begins (with its size, when the request says it),
+/// or the next bytes of the current one.
 enum Piece {
-    File(String),
-    Size(u64),
+    File(String, Option<u64>),
     Data(Bytes),
     Description(String),
 }
@@ -169,13 +168,15 @@ fn validate_files(options: Options, mut next: impl FnMut() -> Result<Option<Piec
     };
     while let Some(piece) = next()? {
         match piece {
-            Piece::File(name) => {
+            Piece::File(name, size) => {
                 finish_file(&mut files, &mut hasher);
                 validator.begin_file(name.clone());
+                if let Some(size) = size {
+                    validator.expect_size(size);
+                }
                 files.push(FileMeta { name, ..FileMeta::default() });
                 hasher = Some(Sha256::new());
             }
-            Piece::Size(bytes) => validator.expect_size(bytes),
             Piece::Data(bytes) => {
                 let (Some(file), Some(h)) = (files.last_mut(), hasher.as_mut()) else { continue };
                 file.size += bytes.len() as u64;
@@ -205,16 +206,12 @@ fn validate_files(options: Options, mut next: impl FnMut() -> Result<Option<Piec
 
 /// One raw body is one file.
 fn validate_raw(upload: Upload, limit: u64, options: Options, name: String) -> Result<Received> {
-    let mut size = upload.size();
+    let mut file = Some(Piece::File(name, upload.size()));
     let mut upload = upload.into_reader();
-    let mut name = Some(name);
     let mut buffer = vec![0u8; CHUNK_BYTES];
     validate_files(options, move || {
-        if let Some(name) = name.take() {
-            return Ok(Some(Piece::File(name)));
-        }
-        if let Some(size) = size.take() {
-            return Ok(Some(Piece::Size(size)));
+        if let Some(file) = file.take() {
+            return Ok(Some(file));
         }
         loop {
             return match upload.read(&mut buffer) {
@@ -272,7 +269,7 @@ fn pump_multipart(body: Body, declared: Option<u64>, boundary: String, limit: u6
                 }
                 _ => continue,
             };
-            if tx.send(Ok(Piece::File(name))).await.is_err() {
+            if tx.send(Ok(Piece::File(name, None))).await.is_err() {
                 return;
             }
             loop {
