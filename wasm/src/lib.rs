@@ -117,7 +117,7 @@ impl Validator {
     /// Ends the import: `{ report, preview, directory }`. The validator cannot be used again.
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
         let outcome = self.inner.take().ok_or_else(finished)?.finish();
-        let directory = directory_blob(&outcome.directory)?;
+        let directory = directory_blob(&outcome.directory, json::PIECE, PIECES_PER_BLOB)?;
         let preview = outcome.directory.head(self.preview_limit);
         drop(outcome.directory);
         let value = to_js(&FinishedDto { report: outcome.report, preview })?;
@@ -130,18 +130,21 @@ impl Validator {
     }
 }
 
-/// The directory's JSON body as a `Blob`, each piece copied out of wasm memory as it is written
-/// and the pieces folded into the `Blob` every [`PIECES_PER_BLOB`], so that neither wasm memory
-/// nor the JavaScript heap ever holds the whole body.
-fn directory_blob(directory: &Directory) -> Result<web_sys::Blob, JsValue> {
+/// The directory's JSON body as a `Blob`, each piece (of about `piece` bytes) copied out of wasm
+/// memory as it is written and the pieces folded into the `Blob` every `per_blob`, so that
+/// neither wasm memory nor the JavaScript heap ever holds the whole body. `finish()` uses 4 MiB
+/// pieces, [`PIECES_PER_BLOB`] at a time; public so that the wasm tests can fold tiny pieces
+/// many times.
+#[doc(hidden)]
+pub fn directory_blob(directory: &Directory, piece: usize, per_blob: u32) -> Result<web_sys::Blob, JsValue> {
     let parts = js_sys::Array::new();
     let mut failed = None;
-    json::write_directory_json(directory, json::PIECE, |piece| {
+    json::write_directory_json(directory, piece, |piece| {
         if failed.is_some() {
             return;
         }
         parts.push(&js_sys::Uint8Array::from(piece));
-        if parts.length() > PIECES_PER_BLOB {
+        if parts.length() > per_blob {
             match web_sys::Blob::new_with_blob_sequence(&parts) {
                 Ok(blob) => {
                     parts.set_length(0);

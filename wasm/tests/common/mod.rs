@@ -94,6 +94,11 @@ fn core_directory(fixture: &Fixture, options: &Value) -> dirgate_core::Directory
     validator.finish().directory
 }
 
+async fn blob_bytes(blob: web_sys::Blob) -> Vec<u8> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await.unwrap();
+    js_sys::Uint8Array::new(&buffer).to_vec()
+}
+
 /// Runs one fixture through the exported class, feeding `chunk` bytes at a time.
 async fn run(fixture: &Fixture, chunk: usize) -> Value {
     let expect: Value = serde_json::from_str(fixture.expect).unwrap();
@@ -107,15 +112,15 @@ async fn run(fixture: &Fixture, chunk: usize) -> Value {
     }
     let finished = validator.finish().unwrap();
     let report = js_sys::Reflect::get(&finished, &JsValue::from_str("report")).unwrap();
-    let directory: web_sys::Blob = js_sys::Reflect::get(&finished, &JsValue::from_str("directory")).unwrap().into();
-    let buffer = wasm_bindgen_futures::JsFuture::from(directory.array_buffer()).await.unwrap();
-    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-    // The upload body is byte for byte what serde_json makes of the core's own directory.
-    assert!(
-        bytes == serde_json::to_vec(&core_directory(fixture, &options_of(&expect))).unwrap(),
-        "{}: the upload body differs from serde_json's",
-        fixture.name
-    );
+    let bytes = blob_bytes(js_sys::Reflect::get(&finished, &JsValue::from_str("directory")).unwrap().into()).await;
+    // The upload body is byte for byte what serde_json makes of the core's own directory, and
+    // so is the same body written in 7-byte pieces (about one record each), folded into the
+    // Blob every two pieces.
+    let core = core_directory(fixture, &options_of(&expect));
+    let expected = serde_json::to_vec(&core).unwrap();
+    assert!(bytes == expected, "{}: the upload body differs from serde_json's", fixture.name);
+    let folded = blob_bytes(dirgate_wasm::directory_blob(&core, 7, 2).unwrap()).await;
+    assert!(folded == expected, "{}: the body in 7-byte pieces differs from serde_json's", fixture.name);
     let directory: Value = serde_json::from_slice(&bytes).unwrap();
     let report: Value = serde_wasm_bindgen::from_value(report).unwrap();
     // The uploaded directory holds exactly the records the report counts.
